@@ -1,0 +1,66 @@
+"""One bounded piece of work on one data file: from a cursor until done or told to stop.
+
+This is the unit both drivers call: the local runner (cli `run`) in a loop per file, the writer Lambda once
+per invocation, with the child state machine carrying the cursor between calls. A chunk stops only between
+records and flushes its writer before returning, so the cursor it returns — the number of lines applied or
+rejected — is exact, and the next chunk resumes at the following line. Writes are idempotent, so a chunk
+that dies before returning is simply run again from the previous cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+
+from .errors import DataFileError, RecordError
+from .export import DataFile
+from .records import RecordParser
+from .source import read_lines
+from .storage import Folder
+from .writer import BatchWriter, WriteCounts
+
+__all__ = ["ChunkResult", "write_chunk"]
+
+# How often (in lines) the stop condition is asked: cheap enough, and fine-grained enough for a deadline.
+_CHECK_EVERY = 100
+
+
+@dataclass
+class ChunkResult:
+    line: int  # cursor: lines of the file applied or rejected so far
+    done: bool  # the file was read to its end and its MD5 and item count verified
+    counts: WriteCounts = field(default_factory=WriteCounts)
+
+
+def write_chunk(
+    folder: Folder,
+    file: DataFile,
+    parser: RecordParser,
+    writer: BatchWriter,
+    start_line: int = 0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ChunkResult:
+    """Apply the file's records after line `start_line` until the file ends or `should_stop()` says so.
+
+    A DataFileError (corrupt, truncated, MD5 or count mismatch) is raised after the records read before it
+    were written, with `.line` set to the cursor reached, so a report can say how far the file got.
+    """
+    line = start_line
+    try:
+        with closing(read_lines(folder, file, start_line)) as lines:
+            for line_no, text in lines:
+                try:
+                    writer.add(parser.parse(text, line_no))
+                except RecordError as err:
+                    writer.reject_line(line_no, str(err), text)
+                line = line_no
+                if line_no % _CHECK_EVERY == 0 and should_stop():
+                    writer.flush()
+                    return ChunkResult(line, False, writer.counts)
+        writer.flush()
+    except DataFileError as err:
+        writer.flush()
+        err.cursor = line
+        raise
+    return ChunkResult(line, True, writer.counts)

@@ -1,0 +1,171 @@
+"""`ddb-restore`: the command line. Parses arguments, wires clients, prints; the work is in the modules.
+
+Exit status: 0 when every record was applied (or rejected within --max-rejects); 1 when the run wrote and
+then failed (a file failed, too many rejects); 2 when nothing was written (bad arguments, a failed check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import __version__
+from .clients import dynamodb_client, s3_client
+from .errors import RestoreError
+from .export import Export, load_export
+from .plan import describe_target, make_plan
+from .progress import Progress
+from .rejects import RejectsFile
+from .report import build_report
+from .retry import RetryPolicy
+from .runner import RunSettings, restore
+from .storage import locate_export
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 2
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddb-restore",
+        description="Restore a DynamoDB Export to S3 into an existing table.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="restore exports in this process (AWS or any endpoint from AWS_ENDPOINT_URL_*)",
+        description="Restore one or more exports, in the order given, into an existing table, in this process.",
+    )
+    run.add_argument(
+        "exports",
+        nargs="+",
+        metavar="EXPORT",
+        help="export folder (local or s3://bucket/.../AWSDynamoDB/<id>/), or the s3:// URL of its manifest",
+    )
+    run.add_argument("--table", required=True, help="the existing target table")
+    run.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
+    run.add_argument(
+        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files written in parallel"
+    )
+    run.add_argument("--report", type=Path, help="write the JSON report here")
+    run.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
+    run.add_argument("--max-rejects", type=_count, default=0, help="refused records tolerated (default 0)")
+    run.add_argument(
+        "--retry-seconds",
+        type=_positive,
+        default=300.0,
+        help="longest a batch keeps retrying throttling or server errors without progress (default 300)",
+    )
+    run.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
+
+    commands.add_parser("demo", help="restore a generated sample export on an embedded local AWS (no account)")
+    return parser
+
+
+def _load_exports(args: list[str]) -> list[Export]:
+    s3 = None
+
+    def s3_factory() -> object:
+        nonlocal s3
+        s3 = s3 or s3_client(pool=32)
+        return s3
+
+    return [load_export(locate_export(arg, s3_factory)) for arg in args]
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    exports = _load_exports(args.exports)
+    client = dynamodb_client(pool=max(10, args.workers + 2))
+    table = describe_target(client, args.table)
+    plan = make_plan(exports, table, args.max_wcu)
+    for line in plan.lines():
+        print(line, file=sys.stderr if not args.dry_run else sys.stdout)
+    if args.dry_run:
+        print("dry run: nothing written")
+        return EXIT_OK
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    rejects = RejectsFile(args.rejects or Path(f"rejects-{stamp}.jsonl"))
+    settings = RunSettings(
+        workers=args.workers, max_wcu=args.max_wcu, retry=RetryPolicy(max_total=args.retry_seconds)
+    )
+    try:
+        with Progress(plan.items) as progress:
+            results = restore(exports, table, client, rejects, settings, progress)
+    finally:
+        rejects.close()
+    report = build_report(
+        table=table.name,
+        exports=[e.url for e in exports],
+        results=results,
+        duration_s=time.monotonic() - started,
+        rejects_file=str(rejects.path),
+        max_rejects=args.max_rejects,
+    )
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    _summary(report, rejects)
+    return EXIT_OK if report["status"] == "succeeded" else EXIT_FAILED
+
+
+def _summary(report: dict, rejects: RejectsFile) -> None:
+    print(
+        f"{report['status']}: {report['items_put']:,} put, {report['items_deleted']:,} deleted, "
+        f"{report['items_rejected']:,} rejected of {report['items_expected']:,} records in "
+        f"{report['files_done']}/{report['files']} files; {report['write_units']:,} write units, "
+        f"{report['throttle_retries']} throttle and {report['unprocessed_retries']} unprocessed retries, "
+        f"{report['duration_s']:.1f} s"
+    )
+    if report["items_rejected"]:
+        print(f"rejects: {rejects.path} (first: {rejects.first})")
+    for error in report["errors"]:
+        print(f"error: {error}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo()
+        return _run(args)
+    except RestoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    except (ClientError, BotoCoreError) as err:
+        print(f"error: AWS: {err}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to finish (writes are idempotent)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""boto3 clients built one way for the whole tool.
+
+Endpoints, credentials, profile and region come from boto3's own configuration (AWS_ENDPOINT_URL_S3,
+AWS_ENDPOINT_URL_DYNAMODB, AWS_PROFILE, AWS_REGION, ~/.aws/config), so the tool runs against AWS or any
+local emulator with no flags of its own. DynamoDB's client retries nothing itself: writer.py owns the
+BatchWriteItem retries (see retry.py for why); S3 keeps botocore's standard retries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["dynamodb_client", "s3_client"]
+
+
+def dynamodb_client(session: boto3.session.Session | None = None, pool: int = 10) -> DynamoDBClient:
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=pool)
+    return (session or boto3.session.Session()).client("dynamodb", config=config)
+
+
+def s3_client(session: boto3.session.Session | None = None, pool: int = 10) -> S3Client:
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=pool)
+    return (session or boto3.session.Session()).client("s3", config=config)

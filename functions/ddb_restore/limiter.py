@@ -1,0 +1,58 @@
+"""The write-unit budget: a token bucket, in write units per second, shared by every writer of a run.
+
+Unlike botocore's adaptive limiter (one token per call, whatever its size), it is counted in write units,
+so a batch of 25 × 400 KB items costs what DynamoDB will charge for it. A request larger than the bucket
+may still go: the bucket goes into debt and the next callers wait it off, instead of waiting forever
+(botocore's `TokenBucket.acquire(n)` blocks for good when n exceeds its capacity).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["WriteBudget"]
+
+
+class WriteBudget:
+    """At most `rate` write units per second on average, with bursts of up to `burst_seconds` × rate."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("a write budget must be positive")
+        self.rate = float(rate)
+        self.capacity = self.rate * burst_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = self.capacity
+        self._stamp = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def acquire(self, units: int) -> float:
+        """Take `units` from the budget, sleeping until they are paid for; return the seconds slept."""
+        with self._lock:
+            self._refill()
+            self._tokens -= units
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def refund(self, units: int) -> None:
+        """Give back units taken for writes DynamoDB did not perform (throttled calls, unprocessed items)."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self.capacity, self._tokens + units)

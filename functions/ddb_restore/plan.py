@@ -1,0 +1,209 @@
+"""Everything checked before the first write, and the plan a user reads with `--dry-run`.
+
+The target table must exist and be ACTIVE; the export's records must carry its key attributes with the
+right types (the first records of the first non-empty data file are read to see); point-in-time recovery is
+reported because, with it off, a restore into the wrong table cannot be undone. The estimate multiplies the
+sampled records' write units (1 KB rounding) by 1 + the GSIs whose keys each record carries.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
+from .export import Export
+from .records import RecordParser, write_units
+from .source import read_lines
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["TargetTable", "Plan", "describe_target", "make_plan", "parser_for"]
+
+SAMPLE_RECORDS = 20
+
+
+@dataclass(frozen=True)
+class TargetTable:
+    name: str
+    status: str
+    key_names: tuple[str, ...]  # hash key first
+    key_types: dict[str, str]  # attribute name → S, N or B
+    gsis: tuple[tuple[str, tuple[str, ...]], ...]  # (index name, its key attributes)
+    billing_mode: str
+    provisioned_wcu: int | None
+    pitr: str  # ENABLED, DISABLED or "unknown"
+
+    def describe_key(self) -> str:
+        return " / ".join(f"{n} ({self.key_types[n]})" for n in self.key_names)
+
+
+def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
+    """Describe the target table, or raise TargetTableError when it cannot take writes."""
+    try:
+        desc = client.describe_table(TableName=table)["Table"]
+    except client.exceptions.ResourceNotFoundException:
+        raise TargetTableError(f"table {table!r} does not exist (ddb-restore writes into an existing table)") from None
+    except (ClientError, BotoCoreError) as err:
+        raise TargetTableError(f"table {table!r} cannot be described: {err}") from None
+    status = desc.get("TableStatus", "UNKNOWN")
+    if status != "ACTIVE":
+        raise TargetTableError(f"table {table!r} is {status}, not ACTIVE: wait until it is, then run again")
+    keys = sorted(desc["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+    types = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
+    gsis = tuple(
+        (g["IndexName"], tuple(k["AttributeName"] for k in g["KeySchema"]))
+        for g in desc.get("GlobalSecondaryIndexes", [])
+    )
+    billing = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    wcu = desc.get("ProvisionedThroughput", {}).get("WriteCapacityUnits") or None
+    try:
+        backups = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+    except (ClientError, BotoCoreError):
+        pitr = "unknown"
+    return TargetTable(
+        name=table,
+        status=status,
+        key_names=tuple(k["AttributeName"] for k in keys),
+        key_types={k["AttributeName"]: types.get(k["AttributeName"], "?") for k in keys},
+        gsis=gsis,
+        billing_mode=billing if wcu is None or billing == "PAY_PER_REQUEST" else "PROVISIONED",
+        provisioned_wcu=None if billing == "PAY_PER_REQUEST" else wcu,
+        pitr=pitr,
+    )
+
+
+def parser_for(export: Export, table: TargetTable) -> RecordParser:
+    return RecordParser(incremental=export.incremental, key_names=table.key_names)
+
+
+def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]:
+    if not incremental:
+        return [("Item", doc.get("Item"))]
+    return [(name, doc[name]) for name in ("Keys", "NewImage") if isinstance(doc.get(name), dict)]
+
+
+def _check_key_types(doc: dict[str, Any], incremental: bool, table: TargetTable, where: str) -> None:
+    for image_name, image in _key_images(doc, incremental):
+        for name in table.key_names:
+            value = image.get(name) if isinstance(image, dict) else None
+            expected = table.key_types[name]
+            if not isinstance(value, dict) or expected not in value:
+                found = f"as {next(iter(value))}" if isinstance(value, dict) and value else "missing"
+                raise KeySchemaMismatch(
+                    f"{where}: {image_name} has key attribute {name!r} {found}, but table {table.name!r} "
+                    f"has key {table.describe_key()}: is this the right table?"
+                )
+
+
+def sample_units(export: Export, table: TargetTable) -> tuple[float, int]:
+    """Check the first records' keys; return (write units per record incl. GSIs, records sampled)."""
+    parser = parser_for(export, table)
+    first = next((f for f in export.files if f.item_count > 0), None)
+    if first is None:
+        return 0.0, 0
+    units, sampled, first_error = 0, 0, None
+    with closing(read_lines(export.folder, first, 0)) as lines:
+        for line_no, text in lines:
+            where = f"{export.folder.url(first.name)}:{line_no}"
+            try:
+                record = parser.parse(text, line_no)
+            except RecordError as err:
+                first_error = first_error or f"{where}: {err}"
+                if "key attribute" in str(err):
+                    _check_key_types(json.loads(text), export.incremental, table, where)
+            else:
+                _check_key_types(json.loads(text), export.incremental, table, where)
+                indexes = sum(all(k in record.item for k in keys) for _, keys in table.gsis)
+                units += write_units(record.size) * (1 + (indexes if record.op == "put" else 0))
+                sampled += 1
+            if line_no >= SAMPLE_RECORDS:
+                break
+    if sampled == 0 and first_error:
+        raise DataFileError(export.folder.url(first.name), f"no valid record among its first lines ({first_error})")
+    return (units / sampled if sampled else 0.0), sampled
+
+
+@dataclass
+class Plan:
+    exports: list[Export]
+    table: TargetTable
+    units_per_record: list[float]
+    max_wcu: float | None
+
+    @property
+    def items(self) -> int:
+        return sum(e.item_count for e in self.exports)
+
+    @property
+    def write_units(self) -> int:
+        return round(sum(e.item_count * u for e, u in zip(self.exports, self.units_per_record, strict=True)))
+
+    def duration_estimate(self) -> str:
+        rate = self.max_wcu or self.table.provisioned_wcu
+        if not rate:
+            return "as fast as the on-demand table accepts (no --max-wcu given)"
+        seconds = self.write_units / rate
+        source = "--max-wcu" if self.max_wcu else "the table's provisioned WCU"
+        return f"about {_duration(seconds)} at {rate:,.0f} WCU/s ({source})"
+
+    def lines(self) -> list[str]:
+        out = []
+        for i, export in enumerate(self.exports, 1):
+            empty = sum(1 for f in export.files if f.item_count == 0)
+            when = export.summary.get("exportTime") or export.summary.get("exportToTime") or "?"
+            out.append(f"export {i}/{len(self.exports)}: {export.url}")
+            out.append(
+                f"  {export.export_type} {export.output_format}, table {export.summary.get('tableArn', '?')}, "
+                f"time {when}"
+            )
+            out.append(
+                f"  files {len(export.files)} ({empty} empty), items {export.item_count:,}, "
+                f"billed bytes {export.billed_size_bytes:,}"
+            )
+            checks = [*export.checks, f"{len(export.files)} data-file keys inside the export folder"]
+            out.append("  checked: " + "; ".join(checks))
+        t = self.table
+        out.append(
+            f"target: table {t.name} ({t.status}, {t.billing_mode}"
+            + (f" {t.provisioned_wcu} WCU" if t.provisioned_wcu else "")
+            + f", key {t.describe_key()}, {len(t.gsis)} GSI(s)), point-in-time recovery {t.pitr}"
+        )
+        out.append(
+            f"estimate: {self.items:,} records, ~{self.write_units:,} write units (1 KB rounding, GSIs included); "
+            + self.duration_estimate()
+        )
+        if t.pitr != "ENABLED":
+            out.append(
+                f"warning: point-in-time recovery is {t.pitr} on {t.name}: "
+                "a restore into the wrong table cannot be undone"
+            )
+        return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def make_plan(exports: list[Export], table: TargetTable, max_wcu: float | None) -> Plan:
+    """Check every export against the table (keys, first records) and estimate the work. Writes nothing.
+
+    Units per record: the sampled records' average, or the export's billed bytes per item when that is
+    larger (the first records need not be typical: one large item later costs hundreds of units).
+    """
+    units = []
+    for export in exports:
+        sampled = sample_units(export, table)[0]
+        average_kb = export.billed_size_bytes / export.item_count / 1024 if export.item_count else 0.0
+        units.append(max(sampled, average_kb * (1 + len(table.gsis))))
+    return Plan(exports, table, units, max_wcu)

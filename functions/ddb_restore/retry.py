@@ -1,0 +1,88 @@
+"""Retry policy for BatchWriteItem: which failures to retry, how long to wait, when to give up.
+
+Policy only; the send loop lives in writer.py. Our loop owns every retry of BatchWriteItem (the DynamoDB
+client is built with botocore retries off, `max_attempts=1`): the report must count throttle retries, the
+wait must follow one backoff with full jitter, and the whole streak of failures must end at one total time
+bound in a clear error — botocore's own retries would hide the count and multiply the attempts.
+Waits use exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+from .errors import RetryBoundExceeded
+
+__all__ = ["RetryPolicy", "RetryStreak", "THROTTLE_CODES", "SERVER_ERROR_CODES", "classify"]
+
+THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
+)
+SERVER_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+
+def classify(error: Exception) -> str | None:
+    """'throttle', 'server' (5xx or connection trouble: worth a retry), or None (not retryable)."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in THROTTLE_CODES:
+            return "throttle"
+        if code in SERVER_ERROR_CODES or status >= 500:
+            return "server"
+        return None
+    if isinstance(error, _CONNECTION_ERRORS):
+        return "server"
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts and the total time a batch may spend waiting without progress."""
+
+    base: float = 0.05
+    cap: float = 10.0
+    max_total: float = 300.0
+    rand: Callable[[], float] = field(default=random.random)
+    clock: Callable[[], float] = field(default=time.monotonic)
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base × 2^attempt))."""
+        return self.rand() * min(self.cap, self.base * (2 ** min(attempt, 32)))
+
+    def streak(self) -> RetryStreak:
+        return RetryStreak(self)
+
+
+class RetryStreak:
+    """One run of consecutive retries of a batch. Progress (some items written) starts the streak over."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.attempt = 0
+        self.started: float | None = None
+
+    def progress(self) -> None:
+        self.attempt = 0
+        self.started = None
+
+    def wait(self, why: str) -> None:
+        """Sleep before the next attempt, or raise RetryBoundExceeded when the bound would be passed."""
+        now = self.policy.clock()
+        if self.started is None:
+            self.started = now
+        delay = self.policy.delay(self.attempt)
+        if now + delay - self.started > self.policy.max_total:
+            raise RetryBoundExceeded(
+                f"gave up after {now - self.started:.0f} s of retries without progress "
+                f"(limit {self.policy.max_total:.0f} s; last failure: {why})"
+            )
+        self.attempt += 1
+        self.policy.sleep(delay)

@@ -1,0 +1,152 @@
+"""Build DynamoDB exports on disk, the way Export to S3 lays them out: for the demo, the tests and the benches.
+
+`sample_items` gives items that use every attribute type and the edge cases a restore must keep byte for byte
+(38-digit numbers, exponents, binary with NUL and 0xFF, sets, empty strings, nested lists and maps, names
+with dots, unicode, an item near 400 KB). `write_export` writes them as a full or incremental export folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["sample_items", "write_export", "full_records", "upload_folder"]
+
+Item = dict[str, Any]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def sample_items(count: int = 200, *, large: bool = True) -> list[Item]:
+    """`count` items keyed by pk (S) and sk (N), covering every DynamoDB type and edge case."""
+    items: list[Item] = []
+    for i in range(count):
+        item: Item = {
+            "pk": {"S": f"user#{i % 37:03d}"},
+            "sk": {"N": str(i)},
+            "name": {"S": f"name {i} — ünïcødé 日本語 🚀"},
+            "big": {"N": "1234567890123456789012345678901234567" + str(i % 10)},
+            "tiny": {"N": "-1.5E-130" if i % 2 else "9.9999999999999999999999999999999999999E+125"},
+            "price": {"N": f"{i}.{i % 100:02d}"},
+            "blob": {"B": _b64(bytes([0, 255, i % 256, 0, 10, 13]))},
+            "flag": {"BOOL": i % 2 == 0},
+            "nothing": {"NULL": True},
+            "empty": {"S": ""},
+            "emptyblob": {"B": ""},
+            "tags": {"SS": sorted({f"t{i % 5}", "x", "ÿ"})},
+            "scores": {"NS": sorted({str(i), "0.5", "-3", "1E+3"})},
+            "blobs": {"BS": [_b64(b"\x00"), _b64(b"\xff\xfe"), _b64(bytes([i % 256 or 1]) * 3)]},
+            "list": {"L": [{"S": "a"}, {"N": "1"}, {"L": []}, {"M": {}}, {"NULL": True}, {"BOOL": False}]},
+            "map": {
+                "M": {
+                    "nested": {"M": {"deep": {"L": [{"M": {"k": {"S": "v"}}}, {"B": _b64(b"\x00\x01")}]}}},
+                    "with.dot": {"S": "dots in names are fine"},
+                }
+            },
+            "attr.with.dots": {"S": "top-level dotted name"},
+            "ключ": {"S": "unicode attribute name"},
+        }
+        items.append(item)
+    if large and count:
+        # Near DynamoDB's 400 KB item limit: about 395 KB of string and binary.
+        items[-1]["payload"] = {"S": "x" * 200_000}
+        items[-1]["payload_bin"] = {"B": _b64(bytes(range(256)) * 760)}
+    return items
+
+
+def full_records(items: Iterable[Item]) -> list[str]:
+    return [json.dumps({"Item": item}, ensure_ascii=False) for item in items]
+
+
+def _gzip(lines: Sequence[str]) -> bytes:
+    if not lines:
+        return b""  # Export to S3 writes an empty file as a zero-byte object, not an empty gzip stream
+    return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"), mtime=0)
+
+
+def write_export(
+    root: Path,
+    records: Sequence[str],
+    *,
+    export_id: str = "01700000000000-abcdef12",
+    prefix: str = "exports",
+    table_arn: str = "arn:aws:dynamodb:us-east-1:111122223333:table/Source",
+    files: int = 4,
+    empty_files: int = 1,
+    incremental: dict[str, Any] | None = None,
+    checksum: str = "md5-hex",
+) -> Path:
+    """Write an export folder `root/<prefix>/AWSDynamoDB/<export_id>/` holding `records` (JSON lines).
+
+    `incremental`, when given, is merged into the summary (exportFromTime, exportToTime, outputView) and
+    marks the export incremental. `checksum` picks the manifest checksum file: "md5-hex" (manifest-files.md5,
+    hex), "checksum-b64" (manifest-files.checksum, base64) or "none". Returns the export folder.
+    """
+    folder = root / prefix / "AWSDynamoDB" / export_id
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "_started").write_bytes(b"")
+    key_prefix = f"{prefix}/AWSDynamoDB/{export_id}/"
+    shards: list[list[str]] = [[] for _ in range(files)]
+    for i, record in enumerate(records):
+        shards[i % max(1, files - empty_files)].append(record)
+    manifest_lines = []
+    for n, shard in enumerate(shards):
+        body = _gzip(shard)
+        name = f"data/{hashlib.sha1(f'{export_id}{n}'.encode()).hexdigest()[:26]}.json.gz"
+        (folder / name).write_bytes(body)
+        manifest_lines.append(
+            json.dumps(
+                {
+                    "itemCount": len(shard),
+                    "md5Checksum": _b64(hashlib.md5(body).digest()),
+                    "etag": hashlib.md5(body).hexdigest(),
+                    "dataFileS3Key": key_prefix + name,
+                }
+            )
+        )
+    manifest_files = ("\n".join(manifest_lines) + "\n").encode()
+    (folder / "manifest-files.json").write_bytes(manifest_files)
+    summary: dict[str, Any] = {
+        "version": "2023-08-01" if incremental else "2020-06-30",
+        "exportArn": f"{table_arn}/export/{export_id}",
+        "startTime": "2024-05-01T10:00:00.000Z",
+        "endTime": "2024-05-01T10:05:00.000Z",
+        "tableArn": table_arn,
+        "tableId": "00000000-0000-0000-0000-000000000000",
+        "exportTime": "2024-05-01T10:00:00.000Z",
+        "s3Bucket": "source-export-bucket",
+        "s3Prefix": prefix,
+        "s3SseAlgorithm": "AES256",
+        "s3SseKmsKeyId": None,
+        "manifestFilesS3Key": key_prefix + "manifest-files.json",
+        "billedSizeBytes": sum(len(r) for r in records),
+        "itemCount": len(records),
+        "outputFormat": "DYNAMODB_JSON",
+    }
+    if incremental:
+        summary.update({"exportType": "INCREMENTAL_EXPORT", **incremental})
+        summary.pop("exportTime", None)
+    summary_bytes = json.dumps(summary, indent=2).encode()
+    (folder / "manifest-summary.json").write_bytes(summary_bytes)
+    digest = hashlib.md5(manifest_files).digest()
+    if checksum == "md5-hex":
+        (folder / "manifest-files.md5").write_text(digest.hex())
+        (folder / "manifest-summary.md5").write_text(hashlib.md5(summary_bytes).hexdigest())
+    elif checksum == "checksum-b64":
+        (folder / "manifest-files.checksum").write_text(_b64(digest))
+        (folder / "manifest-summary.checksum").write_text(_b64(hashlib.md5(summary_bytes).digest()))
+    return folder
+
+
+def upload_folder(client: Any, folder: Path, bucket: str, key_prefix: str) -> None:
+    """Copy every file under `folder` to `s3://bucket/key_prefix...`, as `aws s3 sync` would."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            client.put_object(Bucket=bucket, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes())

@@ -1,0 +1,105 @@
+"""Where an export lives: a local folder (as `aws s3 sync` leaves it) or an S3 prefix.
+
+Everything else reads an export through `Folder`, by names relative to the export folder, so a copied or
+moved export works and nothing outside the folder can be named (see export.py for the containment rule).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+from urllib.parse import urlparse
+
+from .errors import ExportLocationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["Folder", "LocalFolder", "S3Folder", "locate_export", "MANIFEST_NAMES"]
+
+MANIFEST_NAMES = ("manifest-summary.json", "manifest-files.json")
+
+
+class Folder(Protocol):
+    """An export folder: read small files whole, stream large ones."""
+
+    def url(self, name: str = "") -> str:
+        """A name a user recognises (path or s3:// URL) for `name` inside the folder."""
+        ...
+
+    def read_bytes(self, name: str) -> bytes | None:
+        """The whole object, or None when it does not exist."""
+        ...
+
+    def open(self, name: str) -> BinaryIO:
+        """A stream of the object's bytes; raises FileNotFoundError when it does not exist."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalFolder:
+    path: Path
+
+    def url(self, name: str = "") -> str:
+        return str(self.path / name) if name else str(self.path)
+
+    def read_bytes(self, name: str) -> bytes | None:
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self.path / name, "rb")  # noqa: SIM115 - the caller closes it
+
+
+@dataclass(frozen=True)
+class S3Folder:
+    client: S3Client
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    def url(self, name: str = "") -> str:
+        return f"s3://{self.bucket}/{self.prefix}{name}"
+
+    def read_bytes(self, name: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def open(self, name: str) -> BinaryIO:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"]
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(self.url(name)) from None
+        return body  # type: ignore[return-value]  # a StreamingBody reads like a binary file
+
+
+def locate_export(arg: str, s3_client_factory: object = None) -> Folder:
+    """Turn an EXPORT argument into its folder.
+
+    Accepted: a local folder holding `manifest-summary.json`, or the path of either manifest in it;
+    `s3://bucket/.../AWSDynamoDB/<exportId>/`, or the s3:// URL of either manifest in it.
+    `s3_client_factory` is called (no arguments) only for an s3:// argument.
+    """
+    if arg.startswith("s3://"):
+        parsed = urlparse(arg)
+        if not parsed.netloc:
+            raise ExportLocationError(f"{arg}: an s3:// URL needs a bucket name")
+        key = parsed.path.lstrip("/")
+        if key.rsplit("/", 1)[-1] in MANIFEST_NAMES:
+            key = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        elif key and not key.endswith("/"):
+            key += "/"
+        if not callable(s3_client_factory):
+            raise ExportLocationError(f"{arg}: no S3 client to read it with")
+        return S3Folder(s3_client_factory(), parsed.netloc, key)
+    path = Path(os.path.expanduser(arg))
+    if path.name in MANIFEST_NAMES and path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise ExportLocationError(f"{arg}: no such folder (give an export folder, a manifest, or an s3:// URL)")
+    return LocalFolder(path)

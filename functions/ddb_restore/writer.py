@@ -1,0 +1,197 @@
+"""BatchWriteItem done right: 25 requests / 16 MB a call, no key twice in a call, every leftover retried.
+
+The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and limiter.py for
+write units before each call. Two kinds of throttling are handled the same way: a failed call
+(ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
+that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
+ends at the policy's time bound in RetryBoundExceeded: nothing is dropped on the floor.
+A ValidationException fails a whole call for one bad item: the batch is split in halves until the refused
+items stand alone; those go to the rejects output with DynamoDB's reason, everything else is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import RestoreError
+from .limiter import WriteBudget
+from .records import Record, key_of, write_units
+from .retry import RetryPolicy, classify
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["BatchWriter", "WriteCounts", "MAX_BATCH_ITEMS", "MAX_BATCH_BYTES"]
+
+MAX_BATCH_ITEMS = 25
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+# A request carries each item as JSON with blobs in base64: estimate 4/3 of the item size plus some framing,
+# and keep a margin under the 16 MB cap.
+_BATCH_BYTES_BUDGET = MAX_BATCH_BYTES - 256 * 1024
+
+
+def _wire_size(record: Record) -> int:
+    return record.size * 4 // 3 + 256
+
+
+@dataclass
+class WriteCounts:
+    """What a writer did. Added up per chunk, per file and per run (see report.py)."""
+
+    items_put: int = 0
+    items_deleted: int = 0
+    items_rejected: int = 0
+    throttle_retries: int = 0
+    unprocessed_retries: int = 0
+    server_error_retries: int = 0
+    write_units: int = 0
+    batches: int = 0
+
+    def add(self, other: WriteCounts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+RejectFn = Callable[[int, str, bytes], None]  # (line, reason, raw record)
+ProgressFn = Callable[[int, int], None]  # (records applied or rejected, write units)
+
+
+def _request(record: Record) -> dict[str, Any]:
+    if record.op == "put":
+        return {"PutRequest": {"Item": record.item}}
+    return {"DeleteRequest": {"Key": record.item}}
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        err = error.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    return str(error)
+
+
+class BatchWriter:
+    """Collects records into batches and writes them to one table. Not thread-safe: one per worker."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        key_names: tuple[str, ...],
+        *,
+        reject: RejectFn,
+        budget: WriteBudget | None = None,
+        retry: RetryPolicy | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.key_names = key_names
+        self.reject = reject
+        self.budget = budget
+        self.retry = retry or RetryPolicy()
+        self.progress = progress
+        self.counts = WriteCounts()
+        self._pending: list[Record] = []
+        self._keys: set[tuple[str, ...]] = set()
+        self._bytes = 0
+
+    def add(self, record: Record) -> None:
+        """Queue a record; a full batch (or one that already holds this key) is written first."""
+        size = _wire_size(record)
+        if (
+            len(self._pending) >= MAX_BATCH_ITEMS
+            or record.key in self._keys
+            or (self._pending and self._bytes + size > _BATCH_BYTES_BUDGET)
+        ):
+            self.flush()
+        self._pending.append(record)
+        self._keys.add(record.key)
+        self._bytes += size
+
+    def reject_line(self, line: int, reason: str, raw: bytes) -> None:
+        """Account for a line that never became a record (not JSON, unknown type...)."""
+        self.counts.items_rejected += 1
+        self.reject(line, reason, raw)
+        if self.progress:
+            self.progress(1, 0)
+
+    def flush(self) -> None:
+        """Write everything queued. On return every queued record was applied or rejected."""
+        batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[Record]) -> None:
+        streak = self.retry.streak()
+        pending = batch
+        while pending:
+            units = sum(write_units(r.size) for r in pending)
+            if self.budget:
+                self.budget.acquire(units)
+            try:
+                response = self.client.batch_write_item(RequestItems={self.table: [_request(r) for r in pending]})
+            except (ClientError, BotoCoreError) as error:
+                if self.budget:
+                    self.budget.refund(units)
+                kind = classify(error)
+                if kind == "throttle":
+                    self.counts.throttle_retries += 1
+                elif kind == "server":
+                    self.counts.server_error_retries += 1
+                elif isinstance(error, ClientError) and error.response["Error"].get("Code") == "ValidationException":
+                    self._isolate(pending, error)
+                    return
+                else:
+                    raise RestoreError(f"BatchWriteItem on table {self.table} failed: {_error_text(error)}") from None
+                streak.wait(_error_text(error))
+                continue
+            self.counts.batches += 1
+            leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
+            left_keys = {key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"], self.key_names)
+                         for r in leftovers}
+            done = [r for r in pending if r.key not in left_keys]
+            pending = [r for r in pending if r.key in left_keys]
+            if len(pending) != len(leftovers):
+                raise RestoreError(
+                    f"BatchWriteItem on table {self.table} returned UnprocessedItems that match no request sent"
+                )
+            self._applied(done)
+            if pending:
+                if self.budget:
+                    self.budget.refund(sum(write_units(r.size) for r in pending))
+                self.counts.unprocessed_retries += 1
+                if done:
+                    streak.progress()
+                streak.wait(f"{len(pending)} UnprocessedItems")
+
+    def _applied(self, records: list[Record]) -> None:
+        units = 0
+        for r in records:
+            if r.op == "put":
+                self.counts.items_put += 1
+            else:
+                self.counts.items_deleted += 1
+            units += write_units(r.size)
+        self.counts.write_units += units
+        if self.progress and records:
+            self.progress(len(records), units)
+
+    def _isolate(self, batch: list[Record], error: ClientError) -> None:
+        """Find the records DynamoDB refuses by halving the batch; write the rest, reject those."""
+        if len(batch) == 1:
+            record = batch[0]
+            self.counts.items_rejected += 1
+            self.reject(record.line, _error_text(error), record.raw)
+            if self.progress:
+                self.progress(1, 0)
+            return
+        middle = len(batch) // 2
+        self._write(batch[:middle])
+        self._write(batch[middle:])
