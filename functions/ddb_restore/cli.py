@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     table = describe_target(client, args.table)
     plan = make_plan(exports, table, args.max_wcu)
     for line in plan.lines():
-        print(line, file=sys.stderr if not args.dry_run else sys.stdout)
+        print(line, flush=True)
     if args.dry_run:
         print("dry run: nothing written")
         return EXIT_OK

@@ -21,10 +21,10 @@ __all__ = ["dynamodb_client", "s3_client"]
 
 
 def dynamodb_client(session: boto3.session.Session | None = None, pool: int = 10) -> DynamoDBClient:
-    config = Config(retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=pool)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=pool)
     return (session or boto3.session.Session()).client("dynamodb", config=config)
 
 
 def s3_client(session: boto3.session.Session | None = None, pool: int = 10) -> S3Client:
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=pool)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 5}, max_pool_connections=pool)
     return (session or boto3.session.Session()).client("s3", config=config)

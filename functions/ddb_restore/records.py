@@ -166,13 +166,13 @@ class RecordParser:
         if not isinstance(doc, dict):
             raise RecordError("a record must be a JSON object")
         if self.incremental:
-            return self._incremental(doc, line_no)
+            return self._incremental(doc, line_no, line)
         if "Item" not in doc:
             raise RecordError("a full-export record must hold an 'Item' object")
         item, size = _convert_map(doc["Item"], "Item")
         return Record("put", item, self._key(item, "Item"), size, line_no, line)
 
-    def _incremental(self, doc: dict[str, Any], line_no: int) -> Record:
+    def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         timestamp = self._timestamp(doc.get("Metadata"))
         if doc.get("NewImage") is not None:
             item, size = _convert_map(doc["NewImage"], "NewImage")

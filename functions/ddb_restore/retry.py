@@ -1,7 +1,7 @@
 """Retry policy for BatchWriteItem: which failures to retry, how long to wait, when to give up.
 
 Policy only; the send loop lives in writer.py. Our loop owns every retry of BatchWriteItem (the DynamoDB
-client is built with botocore retries off, `max_attempts=1`): the report must count throttle retries, the
+client is built with botocore retries off, `total_max_attempts=1`): the report must count throttle retries, the
 wait must follow one backoff with full jitter, and the whole streak of failures must end at one total time
 bound in a clear error — botocore's own retries would hide the count and multiply the attempts.
 Waits use exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sample_items", "write_export", "full_records", "upload_folder"]
+__all__ = ["sample_items", "write_export", "full_records", "incremental_records", "upload_folder"]
 
 Item = dict[str, Any]
 
@@ -150,3 +150,24 @@ def upload_folder(client: Any, folder: Path, bucket: str, key_prefix: str) -> No
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             client.put_object(Bucket=bucket, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes())
+
+
+def incremental_records(
+    changes: Iterable[tuple[Item, Item | None, Item | None]], key_names: Sequence[str], *, first_micros: int
+) -> list[str]:
+    """Incremental-export lines (NEW_AND_OLD_IMAGES) from (key, old image, new image) triples.
+
+    A new image of None is a delete; an old image of None is an insert.
+    """
+    lines = []
+    for n, (key, old, new) in enumerate(changes):
+        record: dict[str, Any] = {
+            "Metadata": {"WriteTimestampMicros": {"N": str(first_micros + n)}},
+            "Keys": {k: key[k] for k in key_names},
+        }
+        if old is not None:
+            record["OldImage"] = old
+        if new is not None:
+            record["NewImage"] = new
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return lines

@@ -1,0 +1,68 @@
+"""Fixtures shared by the test tiers: fake AWS credentials, moto, a real dynalite server, tables, exports.
+
+`tests/` is on sys.path (pytest's rootdir-relative import), so helpers import as `support.*`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from support.dynalite import Dynalite
+
+KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+KEY_ATTRIBUTES = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]
+KEYS = ("pk", "sk")
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach real AWS: fake credentials, a region, and no profile or endpoint from the caller."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture
+def moto() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def create_table(client: Any, name: str = "Target", **extra: Any) -> str:
+    """The usual target: pk (S) + sk (N), on demand; `extra` adds GSIs or attribute definitions."""
+    client.create_table(
+        TableName=name,
+        KeySchema=KEY_SCHEMA,
+        AttributeDefinitions=extra.pop("AttributeDefinitions", KEY_ATTRIBUTES),
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    return name
+
+
+@pytest.fixture(scope="session")
+def dynalite_server() -> Iterator[Dynalite]:
+    with Dynalite() as server:
+        yield server
+
+
+@pytest.fixture
+def dynalite(dynalite_server: Dynalite, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The endpoint of a real DynamoDB server (dynalite), also set as AWS_ENDPOINT_URL_DYNAMODB."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite_server.endpoint)
+    return dynalite_server.endpoint
+
+
+def dynamodb(endpoint: str | None = None) -> Any:
+    return boto3.client("dynamodb", endpoint_url=endpoint)
