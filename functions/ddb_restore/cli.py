@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--table", required=True, help="the existing target table")
     run.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
     run.add_argument(
-        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files written in parallel"
+        "--workers",
+        type=int,
+        default=min(8, (os.cpu_count() or 2) * 2),
+        help="data files written in parallel",
     )
     run.add_argument("--report", type=Path, help="write the JSON report here")
     run.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
@@ -110,11 +113,9 @@ def _run(args: argparse.Namespace) -> int:
         print("dry run: nothing written")
         return EXIT_OK
 
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     rejects = RejectsFile(args.rejects or Path(f"rejects-{stamp}.jsonl"))
-    settings = RunSettings(
-        workers=args.workers, max_wcu=args.max_wcu, retry=RetryPolicy(max_total=args.retry_seconds)
-    )
+    settings = RunSettings(workers=args.workers, max_wcu=args.max_wcu, retry=RetryPolicy(max_total=args.retry_seconds))
     try:
         with Progress(plan.items) as progress:
             results = restore(exports, table, client, rejects, settings, progress)

@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["dynamodb_client", "s3_client"]
 
 
-def dynamodb_client(session: boto3.session.Session | None = None, pool: int = 10) -> DynamoDBClient:
+def dynamodb_client(
+    session: boto3.session.Session | None = None, pool: int = 10, endpoint_url: str | None = None
+) -> DynamoDBClient:
+    """`endpoint_url` is for tests and the demo; users set AWS_ENDPOINT_URL_DYNAMODB instead."""
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=pool)
-    return (session or boto3.session.Session()).client("dynamodb", config=config)
+    return (session or boto3.session.Session()).client("dynamodb", config=config, endpoint_url=endpoint_url)
 
 
 def s3_client(session: boto3.session.Session | None = None, pool: int = 10) -> S3Client:

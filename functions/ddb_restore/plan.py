@@ -64,7 +64,7 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
     wcu = desc.get("ProvisionedThroughput", {}).get("WriteCapacityUnits") or None
     try:
         backups = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-        pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+        pitr: str = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
     except (ClientError, BotoCoreError):
         pitr = "unknown"
     return TargetTable(

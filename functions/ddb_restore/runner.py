@@ -42,6 +42,14 @@ class RunSettings:
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
 
 
+def _deadline(seconds: float | None) -> Callable[[], bool]:
+    """A chunk's stop condition: never, or once `seconds` have passed."""
+    if seconds is None:
+        return lambda: False
+    deadline = time.monotonic() + seconds
+    return lambda: time.monotonic() > deadline
+
+
 def _restore_file(
     export: Export,
     file: DataFile,
@@ -67,15 +75,9 @@ def _restore_file(
     parser = parser_for(export, table)
     transient_failures = 0
     while True:
-        deadline = time.monotonic() + settings.chunk_seconds if settings.chunk_seconds else None
         try:
             chunk = write_chunk(
-                export.folder,
-                file,
-                parser,
-                writer,
-                result.line,
-                should_stop=(lambda: time.monotonic() > deadline) if deadline else (lambda: False),
+                export.folder, file, parser, writer, result.line, should_stop=_deadline(settings.chunk_seconds)
             )
         except DataFileError as err:
             result.line = err.cursor or result.line
@@ -83,7 +85,10 @@ def _restore_file(
                 transient_failures += 1
                 time.sleep(min(2.0**transient_failures / 10, 5.0))
                 continue
-            result.status, result.error = "failed", err.reason if err.line is None else f"line {err.line}: {err.reason}"
+            result.status, result.error = (
+                "failed",
+                err.reason if err.line is None else f"line {err.line}: {err.reason}",
+            )
             return
         except RestoreError as err:
             result.status, result.error = "failed", str(err)

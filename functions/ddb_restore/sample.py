@@ -149,7 +149,9 @@ def upload_folder(client: Any, folder: Path, bucket: str, key_prefix: str) -> No
     """Copy every file under `folder` to `s3://bucket/key_prefix...`, as `aws s3 sync` would."""
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            client.put_object(Bucket=bucket, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes())
+            client.put_object(
+                Bucket=bucket, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes()
+            )
 
 
 def incremental_records(

@@ -12,7 +12,7 @@ import base64
 import gzip
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError
@@ -49,7 +49,7 @@ class _HashingReader:
             pass
 
 
-def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Iterator[tuple[int, bytes]]:
+def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator[tuple[int, bytes], None, None]:
     """Yield (line number, line) for the file's records after `start_line`, then check MD5 and count.
 
     Raises DataFileError naming the file (and line) for a missing object, corrupt or truncated gzip,
@@ -64,7 +64,7 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Iterator[
     reader = _HashingReader(raw)
     line_no = 0
     try:
-        with gzip.GzipFile(fileobj=reader, mode="rb") as stream:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=reader, mode="rb") as stream:  # type: ignore[call-overload]
             while True:
                 line = stream.readline(MAX_LINE_BYTES + 1)
                 if not line:

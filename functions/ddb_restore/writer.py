@@ -63,7 +63,7 @@ RejectFn = Callable[[int, str, bytes], None]  # (line, reason, raw record)
 ProgressFn = Callable[[int, int], None]  # (records applied or rejected, write units)
 
 
-def _request(record: Record) -> dict[str, Any]:
+def _request(record: Record) -> Any:
     if record.op == "put":
         return {"PutRequest": {"Item": record.item}}
     return {"DeleteRequest": {"Key": record.item}}
@@ -154,8 +154,10 @@ class BatchWriter:
                 continue
             self.counts.batches += 1
             leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
-            left_keys = {key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"], self.key_names)
-                         for r in leftovers}
+            left_keys = {
+                key_of(r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"], self.key_names)
+                for r in leftovers
+            }
             done = [r for r in pending if r.key not in left_keys]
             pending = [r for r in pending if r.key in left_keys]
             if len(pending) != len(leftovers):

@@ -367,9 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", _request_id())]
         self._send_raw(status, headers, json.dumps(payload).encode(), add_crc=True)
 
-    def _send_raw(
-        self, status: int, headers: list[tuple[str, str]], data: bytes, *, add_crc: bool = False
-    ) -> None:
+    def _send_raw(self, status: int, headers: list[tuple[str, str]], data: bytes, *, add_crc: bool = False) -> None:
         self.send_response(status)
         for key, value in headers:
             if key.lower() not in _RESPONSE_SKIP:

@@ -1,0 +1,66 @@
+"""Chunks: a file cut at any point resumes exactly at the next line, and only the last chunk verifies it."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import KEYS, create_table
+from ddb_restore.chunk import write_chunk
+from ddb_restore.compare import diff_tables, scan_items
+from ddb_restore.errors import DataFileError
+from ddb_restore.export import load_export
+from ddb_restore.records import RecordParser
+from ddb_restore.sample import full_records, sample_items, write_export
+from ddb_restore.storage import LocalFolder
+from ddb_restore.writer import BatchWriter
+
+
+def stop_after(checks: int):
+    calls = iter(range(checks - 1, -1, -1))  # True on the `checks`-th question
+    return lambda: next(calls, 0) == 0
+
+
+def chunks_until_done(folder: Path, table: str, checks_per_chunk: int) -> tuple[list[int], list[int], list]:
+    export = load_export(LocalFolder(folder))
+    (file,) = [f for f in export.files if f.item_count]
+    client = boto3.client("dynamodb")
+    parser = RecordParser(incremental=False, key_names=KEYS)
+    cursors, puts, rejects = [], [], []
+    cursor, done = 0, False
+    while not done:
+        writer = BatchWriter(client, table, KEYS, reject=lambda *r: rejects.append(r))
+        result = write_chunk(export.folder, file, parser, writer, cursor, should_stop=stop_after(checks_per_chunk))
+        assert result.line > cursor or result.done
+        cursor, done = result.line, result.done
+        cursors.append(cursor)
+        puts.append(result.counts.items_put)
+    return cursors, puts, rejects
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_file_cut_into_chunks_is_applied_once_each_line(tmp_path: Path) -> None:
+    items = sample_items(1050)
+    folder = write_export(tmp_path, full_records(items), files=1, empty_files=0)
+    table = create_table(boto3.client("dynamodb"))
+    cursors, puts, rejects = chunks_until_done(folder, table, checks_per_chunk=3)
+    assert cursors == [300, 600, 900, 1050]
+    assert puts == [300, 300, 300, 150]  # no line written twice, none skipped
+    assert rejects == []
+    assert diff_tables(items, scan_items(boto3.client("dynamodb"), table), KEYS) == []
+
+
+@pytest.mark.usefixtures("moto")
+def test_the_last_chunk_still_checks_the_whole_files_md5(tmp_path: Path) -> None:
+    folder = write_export(tmp_path, full_records(sample_items(250, large=False)), files=1, empty_files=0)
+    (data,) = (folder / "data").iterdir()
+    lines = gzip.decompress(data.read_bytes()).splitlines(keepends=True)
+    lines[10] = lines[10].replace(b"name 10", b"name XX")  # same count, different bytes: only the MD5 sees it
+    data.write_bytes(gzip.compress(b"".join(lines)))
+    table = create_table(boto3.client("dynamodb"))
+    with pytest.raises(DataFileError, match="MD5") as caught:
+        chunks_until_done(folder, table, checks_per_chunk=1)
+    assert caught.value.cursor == 250
