@@ -82,7 +82,7 @@ def test_numbers_stay_the_exact_strings_of_the_export_including_38_digits_and_ex
         "f": "-0",
         "g": "100.00",
     }
-    item = {"pk": {"S": "k"}, "sk": {"N": "1"}, **{k: {"N": v} for k, v in numbers.items()}}
+    item: dict[str, Any] = {"pk": {"S": "k"}, "sk": {"N": "1"}, **{k: {"N": v} for k, v in numbers.items()}}
     item["set"] = {"NS": list(numbers.values())}
     record = parse_full(full_line(item))
     for name, text in numbers.items():
@@ -319,7 +319,8 @@ def test_item_size_counts_names_and_values_in_utf8_bytes() -> None:
 
 def test_item_size_of_numbers_follows_significant_digits() -> None:
     assert item_size({"n": {"N": "12345678901234567890123456789012345678"}}) == 1 + 20
-    assert item_size({"n": {"N": "-1.5E-130"}}) < item_size({"n": {"N": "12345"}}) + 1
+    assert item_size({"n": {"N": "-1.5E-130"}}) == 1 + 2  # two significant digits: sign and exponent are free
+    assert item_size({"n": {"N": "0.000123"}}) == item_size({"n": {"N": "123"}})
     assert item_size({"n": {"N": "100"}}) == item_size({"n": {"N": "1"}})
 
 
@@ -361,6 +362,7 @@ def unprocessed_as_botocore_returns_it(requests: list[dict[str, Any]]) -> list[d
     operation = model.operation_model("BatchWriteItem")
     parser = botocore.parsers.create_parser(model.metadata["protocol"])
     body = json.dumps({"UnprocessedItems": {"T": requests}}).encode()
+    assert operation.output_shape is not None
     parsed = parser.parse({"status_code": 200, "headers": {}, "body": body}, operation.output_shape)
     return parsed["UnprocessedItems"]["T"]
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .errors import RetryBoundExceeded
 
@@ -24,7 +25,8 @@ THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
 )
 SERVER_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
-_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+# The same set botocore's own retry handler treats as connection trouble (connect errors and timeouts too).
+_CONNECTION_ERRORS = (BotocoreConnectionError, ConnectionClosedError, ReadTimeoutError)
 
 
 def classify(error: Exception) -> str | None:
