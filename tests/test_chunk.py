@@ -43,7 +43,7 @@ def chunks_until_done(folder: Path, table: str, checks_per_chunk: int) -> tuple[
 
 @pytest.mark.usefixtures("moto")
 def test_a_file_cut_into_chunks_is_applied_once_each_line(tmp_path: Path) -> None:
-    items = sample_items(1050)
+    items = sample_items(1050, large=False)
     folder = write_export(tmp_path, full_records(items), files=1, empty_files=0)
     table = create_table(boto3.client("dynamodb"))
     cursors, puts, rejects = chunks_until_done(folder, table, checks_per_chunk=3)
@@ -64,3 +64,52 @@ def test_the_last_chunk_still_checks_the_whole_files_md5(tmp_path: Path) -> None
     with pytest.raises(DataFileError, match="MD5") as caught:
         chunks_until_done(folder, table, checks_per_chunk=1)
     assert caught.value.cursor == 250
+
+
+def throttle_after(client, calls: int) -> None:
+    """From the `calls`+1-th BatchWriteItem on, every call fails with ProvisionedThroughputExceededException.
+
+    A `before-call` hook answers instead of the service (moto never sees the call), unlike `before-send`,
+    whose handlers all run.
+    """
+    from botocore.awsrequest import AWSResponse
+
+    seen = iter(range(10**9))
+
+    def hook(**_: object):
+        if next(seen) < calls:
+            return None
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}
+        return AWSResponse("https://dynamodb", 400, {}, None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    client.meta.events.register("before-call.dynamodb.BatchWriteItem", hook)
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_record(tmp_path: Path) -> None:
+    from ddb_restore.clients import dynamodb_client
+    from ddb_restore.errors import RetryBoundExceeded
+    from ddb_restore.retry import RetryPolicy
+
+    items = sample_items(200, large=False)
+    folder = write_export(tmp_path, full_records(items), files=1, empty_files=0)
+    export = load_export(LocalFolder(folder))
+    client = dynamodb_client()
+    table = create_table(client)
+    throttle_after(client, 3)  # three batches of 25 get through, then nothing does
+    clock = iter(range(0, 10**6))
+    policy = RetryPolicy(max_total=10, clock=lambda: next(clock), sleep=lambda s: None)
+    writer = BatchWriter(client, table, KEYS, reject=lambda *r: None, retry=policy)
+    parser = RecordParser(incremental=False, key_names=KEYS)
+    with pytest.raises(RetryBoundExceeded) as caught:
+        write_chunk(export.folder, export.files[0], parser, writer)
+    assert caught.value.cursor == 75
+    assert len(scan_items(boto3.client("dynamodb"), table)) == 75
+    # Resuming from that cursor with a healthy client finishes the file with nothing missing.
+    fresh = BatchWriter(boto3.client("dynamodb"), table, KEYS, reject=lambda *r: None)
+    result = write_chunk(export.folder, export.files[0], parser, fresh, caught.value.cursor)
+    assert result.done and result.counts.items_put == 125
+    assert diff_tables(items, scan_items(boto3.client("dynamodb"), table), KEYS) == []

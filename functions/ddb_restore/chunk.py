@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from .errors import DataFileError, RecordError
+from .errors import DataFileError, RecordError, RestoreError
 from .export import DataFile
 from .records import RecordParser
 from .source import read_lines
@@ -43,24 +43,28 @@ def write_chunk(
 ) -> ChunkResult:
     """Apply the file's records after line `start_line` until the file ends or `should_stop()` says so.
 
-    A DataFileError (corrupt, truncated, MD5 or count mismatch) is raised after the records read before it
-    were written, with `.line` set to the cursor reached, so a report can say how far the file got.
+    A RestoreError leaves with `.cursor` set to the exact line to resume after, so a report can say how far
+    the file got: a DataFileError (corrupt, truncated, MD5 or count mismatch) after the records read before
+    it were written; a writer's error (retries exhausted...) just before the first record not written.
     """
     line = start_line
     try:
-        with closing(read_lines(folder, file, start_line)) as lines:
-            for line_no, text in lines:
-                try:
-                    writer.add(parser.parse(text, line_no))
-                except RecordError as err:
-                    writer.reject_line(line_no, str(err), text)
-                line = line_no
-                if line_no % _CHECK_EVERY == 0 and should_stop():
-                    writer.flush()
-                    return ChunkResult(line, False, writer.counts)
+        try:
+            with closing(read_lines(folder, file, start_line)) as lines:
+                for line_no, text in lines:
+                    try:
+                        writer.add(parser.parse(text, line_no))
+                    except RecordError as err:
+                        writer.reject_line(line_no, str(err), text)
+                    line = line_no
+                    if line_no % _CHECK_EVERY == 0 and should_stop():
+                        writer.flush()
+                        return ChunkResult(line, False, writer.counts)
+        except DataFileError:
+            writer.flush()  # the records before the break are valid: write them, then report the file
+            raise
         writer.flush()
-    except DataFileError as err:
-        writer.flush()
-        err.cursor = line
+    except RestoreError as err:
+        err.cursor = writer.safe_cursor(line)
         raise
     return ChunkResult(line, True, writer.counts)

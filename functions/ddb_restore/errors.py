@@ -24,6 +24,9 @@ __all__ = [
 class RestoreError(Exception):
     """Base of every error a user is meant to read."""
 
+    #: Set by chunk.py when the error stops a data file: lines of the file applied or rejected before it.
+    cursor: int | None = None
+
 
 class ExportLocationError(RestoreError):
     """The EXPORT argument does not name a readable export (folder, s3:// prefix or manifest URL)."""
@@ -59,7 +62,6 @@ class DataFileError(RestoreError):
     def __init__(self, file: str, reason: str, line: int | None = None, *, transient: bool = False) -> None:
         self.file = file
         self.transient = transient  # a network read failed: reading again from the cursor may succeed
-        self.cursor: int | None = None  # lines of the file applied before the failure, set by the chunk
         self.line = line
         self.reason = reason
         where = f"{file}:{line}" if line is not None else file

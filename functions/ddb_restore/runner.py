@@ -80,7 +80,7 @@ def _restore_file(
                 export.folder, file, parser, writer, result.line, should_stop=_deadline(settings.chunk_seconds)
             )
         except DataFileError as err:
-            result.line = err.cursor or result.line
+            result.line = err.cursor if err.cursor is not None else result.line
             if err.transient and transient_failures < TRANSIENT_READ_ATTEMPTS:
                 transient_failures += 1
                 time.sleep(min(2.0**transient_failures / 10, 5.0))
@@ -91,6 +91,7 @@ def _restore_file(
             )
             return
         except RestoreError as err:
+            result.line = err.cursor if err.cursor is not None else result.line
             result.status, result.error = "failed", str(err)
             return
         finally:

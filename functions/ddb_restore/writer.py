@@ -101,6 +101,7 @@ class BatchWriter:
         self._pending: list[Record] = []
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
+        self._unapplied_from: int | None = None  # line of the first record not yet known to be written
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -114,6 +115,12 @@ class BatchWriter:
         self._pending.append(record)
         self._keys.add(record.key)
         self._bytes += size
+        if self._unapplied_from is None:
+            self._unapplied_from = record.line
+
+    def safe_cursor(self, line: int) -> int:
+        """The cursor to resume from after a failure: `line`, or just before the first unwritten record."""
+        return line if self._unapplied_from is None else min(line, self._unapplied_from - 1)
 
     def reject_line(self, line: int, reason: str, raw: bytes) -> None:
         """Account for a line that never became a record (not JSON, unknown type...)."""
@@ -127,6 +134,7 @@ class BatchWriter:
         batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
         if batch:
             self._write(batch)
+        self._unapplied_from = None
 
     def _write(self, batch: list[Record]) -> None:
         streak = self.retry.streak()
