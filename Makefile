@@ -4,12 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint unit clean
+SAM_VENV := .venv-sam
+# aws-sam-cli pins its own boto3: it gets a virtual environment of its own. `sam build` needs the Lambda
+# runtime's Python (3.13) on PATH; pyenv installs it at this path on these machines.
+PY313_BIN ?= /root/.pyenv/versions/3.13.0/bin
+SAM := PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+
+.PHONY: demo test lint sam-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -23,8 +35,14 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check functions tests
 	$(PY) -m mypy
 
-test: $(VENV)/.installed node_modules/.installed lint
+# The SAM application: cfn-lint, SAM's own validation, and a real `sam build` (python3.13, arm64).
+sam-check: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+	$(SAM) build --build-dir .aws-sam/build
+
+test: $(VENV)/.installed node_modules/.installed lint sam-check
 	$(PY) -m pytest -q -n 2
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

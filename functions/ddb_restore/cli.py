@@ -7,6 +7,7 @@ then failed (a file failed, too many rejects); 2 when nothing was written (bad a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,12 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
 from .clients import dynamodb_client, s3_client
 from .errors import RestoreError
 from .export import Export, load_export
+from .follow import Snapshot, follow, snapshot, stack_outputs, start_restore
 from .plan import describe_target, make_plan
 from .progress import Progress
 from .rejects import RejectsFile
@@ -86,6 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
 
+    start = commands.add_parser(
+        "start",
+        help="start a restore in AWS (the deployed state machines) and follow it",
+        description="Start the stack's parent state machine for EXPORT(s) in S3, then follow it to the end.",
+    )
+    start.add_argument("exports", nargs="+", metavar="EXPORT", help="s3:// URL of an export folder or its manifest")
+    start.add_argument("--stack-name", required=True, help="the deployed ddb-restore stack")
+    start.add_argument("--table", help="the target table (default: the stack's TargetTable)")
+    start.add_argument("--max-wcu", type=_positive, help="write units per second for the whole restore")
+    start.add_argument("--max-concurrency", type=int, help="data files written at once")
+    start.add_argument("--max-rejects", type=_count, help="refused records tolerated")
+    start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
+
+    status = commands.add_parser("status", help="show a restore execution in AWS, running or finished")
+    status.add_argument("execution_arn", metavar="EXECUTION_ARN")
+
     commands.add_parser("demo", help="restore a generated sample export on an embedded local AWS (no account)")
     return parser
 
@@ -149,6 +168,55 @@ def _summary(report: dict, rejects: RejectsFile) -> None:
         print(f"error: {error}", file=sys.stderr)
 
 
+def _show_snapshot(snap: Snapshot) -> None:
+    print(snap.line(), file=sys.stderr, flush=True)
+
+
+def _finish(snap: Snapshot) -> int:
+    """Print how an execution ended and return the exit status."""
+    if snap.report:
+        print(
+            f"{snap.report['status']}: {snap.report['items_put']:,} put, {snap.report['items_deleted']:,} deleted, "
+            f"{snap.report['items_rejected']:,} rejected of {snap.report['items_expected']:,} records in "
+            f"{snap.report['files_done']}/{snap.report['files']} files"
+        )
+        for error in snap.report.get("errors", []):
+            print(f"error: {error}", file=sys.stderr)
+    if snap.status == "SUCCEEDED":
+        return EXIT_OK
+    if snap.status == "RUNNING":
+        return EXIT_OK
+    cause = snap.cause or ""
+    with contextlib.suppress(ValueError, AttributeError):  # a Lambda error's cause is its JSON error payload
+        cause = json.loads(cause).get("errorMessage", cause)
+    print(f"error: execution {snap.status}: {snap.error or ''}: {cause}".rstrip(": "), file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _start(args: argparse.Namespace) -> int:
+    session = boto3.session.Session()
+    outputs = stack_outputs(session.client("cloudformation"), args.stack_name)
+    sfn = session.client("stepfunctions")
+    options = {
+        "table": args.table,
+        "maxWcu": args.max_wcu,
+        "maxConcurrency": args.max_concurrency,
+        "maxRejects": args.max_rejects,
+    }
+    arn = start_restore(sfn, outputs["ParentStateMachineArn"], args.exports, options)
+    print(f"started {arn}", flush=True)
+    if args.no_wait:
+        return EXIT_OK
+    return _finish(follow(sfn, s3_client(session), arn, _show_snapshot))
+
+
+def _status(args: argparse.Namespace) -> int:
+    session = boto3.session.Session()
+    snap = snapshot(session.client("stepfunctions"), s3_client(session), args.execution_arn)
+    print(snap.line())
+    return _finish(snap)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -156,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo()
+        if args.command == "start":
+            return _start(args)
+        if args.command == "status":
+            return _status(args)
         return _run(args)
     except RestoreError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -20,6 +20,13 @@ class FileResult:
     error: str | None = None
     counts: WriteCounts = field(default_factory=WriteCounts)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileResult:
+        counts = WriteCounts(**{f: data.get(f, 0) for f in WriteCounts().as_dict()})
+        return cls(
+            data["export"], data["file"], data["item_count"], data["status"], data["lines_done"], data["error"], counts
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "export": self.export,

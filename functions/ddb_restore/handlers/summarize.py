@@ -1,0 +1,25 @@
+"""Parent state machine, after each export: next export, or the report (and the notification)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..steps import summarize
+from ._common import logger, s3, settings, tracer
+
+
+def _notify(subject: str, message: str) -> None:
+    topic = settings().topic_arn
+    if topic:
+        boto3.client("sns").publish(TopicArn=topic, Subject=subject[:100], Message=message)
+
+
+@logger.inject_lambda_context(correlation_id_path="run.runId")
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = summarize(event, s3(), _notify)
+    logger.info("summary", extra=result)
+    return result

@@ -1,0 +1,36 @@
+"""Child state machine, the loop: one chunk of one data file, from its cursor until time runs low."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..steps import write_file_chunk
+from ._common import dynamodb, logger, metrics, s3, settings, tracer
+
+_METRICS = {
+    "items_put": "ItemsPut",
+    "items_deleted": "ItemsDeleted",
+    "items_rejected": "ItemsRejected",
+    "throttle_retries": "ThrottleRetries",
+    "unprocessed_retries": "UnprocessedRetries",
+    "write_units": "WriteUnits",
+}
+
+
+@logger.inject_lambda_context(correlation_id_path="run.runId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(file=event["file"]["name"], cursor=event.get("cursor", 0))
+    state = write_file_chunk(event, settings(), s3(), dynamodb(), context.get_remaining_time_in_millis)
+    for field, name in _METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
+    if state["done"]:
+        metrics.add_metric(
+            name="FilesFailed" if state["status"] == "failed" else "FilesDone", unit=MetricUnit.Count, value=1
+        )
+    logger.info("chunk", extra={"status": state["status"], "cursor": state["cursor"], "counts": state["chunkCounts"]})
+    return state

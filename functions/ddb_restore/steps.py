@@ -1,0 +1,285 @@
+"""The three steps the state machines call, as plain functions (the Lambda handlers are one call each).
+
+- `plan_execution` (parent, first): the same checks and plan as `ddb-restore run`, then one file list per
+  export written to the run bucket for the Distributed Map's ItemReader (lists never pass through state).
+- `write_file_chunk` (child, in a loop): one chunk of one data file from its cursor until the Lambda's time
+  runs low; returns the state for the next call. A file already applied to the table (its done marker in the
+  run bucket) is skipped, so re-running a failed restore does not redo finished files.
+- `summarize` (parent, after each export): adds up the file results; moves on to the next export only when
+  every file of this one is done (order matters for incrementals); writes the report and fails the execution
+  when a file failed or rejects exceed the limit, naming where the report and the rejects are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING, Any
+
+from .chunk import write_chunk
+from .errors import DataFileError, RestoreError, RetryBoundExceeded
+from .export import DataFile, load_export
+from .limiter import WriteBudget
+from .plan import describe_target, make_plan
+from .records import RecordParser
+from .rejects import RejectsFile
+from .report import FileResult, build_report
+from .retry import RetryPolicy
+from .runstore import RunStore
+from .settings import InputError, StackSettings
+from .storage import S3Folder
+from .writer import BatchWriter, WriteCounts
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["plan_execution", "write_file_chunk", "summarize", "RestoreFailed"]
+
+# A file whose chunks give up on throttling this many times in a row without any progress is failed.
+MAX_STALLS = 3
+
+
+class RestoreFailed(RestoreError):
+    """The restore ended with failed files or too many rejects; the message says where the report is."""
+
+
+def _manifest_keys(event: dict[str, Any]) -> list[str]:
+    keys = event.get("manifestKeys") or ([event["manifestKey"]] if event.get("manifestKey") else [])
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise InputError('the input needs "manifestKey" (a string) or "manifestKeys" (a list of strings)')
+    return list(keys)
+
+
+def _export_prefix(manifest_key: str) -> str:
+    name = manifest_key.rsplit("/", 1)[-1]
+    if name not in ("manifest-summary.json", "manifest-files.json"):
+        raise InputError(f"{manifest_key!r} is not the key of a manifest-summary.json or manifest-files.json")
+    return manifest_key[: -len(name)]
+
+
+def _positive(event: dict[str, Any], name: str, default: float | None) -> float | None:
+    value = event.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InputError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def plan_execution(
+    event: dict[str, Any], settings: StackSettings, s3: S3Client, dynamodb: DynamoDBClient
+) -> dict[str, Any]:
+    """Check the export(s) and the table; write the file lists; return the run's state for the parent."""
+    bucket = settings.check_bucket(event.get("bucket") or settings.export_bucket)
+    table_name = event.get("table") or (None if settings.target_table.endswith("*") else settings.target_table)
+    if not table_name:
+        raise InputError(f'the input needs "table": the stack writes tables named {settings.target_table!r}')
+    settings.check_table(table_name)
+    run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(event.get("executionName") or f"run-{int(time.time())}"))
+    max_wcu = _positive(event, "maxWcu", settings.max_wcu)
+    concurrency = int(_positive(event, "maxConcurrency", settings.max_concurrency) or 1)
+    max_rejects = int(event.get("maxRejects", settings.max_rejects))
+
+    exports = [load_export(S3Folder(s3, bucket, _export_prefix(key))) for key in _manifest_keys(event)]
+    table = describe_target(dynamodb, table_name)
+    plan = make_plan(exports, table, max_wcu)
+    store = RunStore(s3, settings.run_bucket, run_id)
+    described = []
+    for index, export in enumerate(exports):
+        files = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
+        store.put_json(store.files_key(index), files)
+        assert isinstance(export.folder, S3Folder)
+        described.append(
+            {
+                "index": index,
+                "prefix": export.folder.prefix,
+                "exportId": export.folder.prefix.rstrip("/").rsplit("/", 1)[-1],
+                "incremental": export.incremental,
+                "filesKey": store.files_key(index),
+                "files": len(files),
+                "items": export.item_count,
+            }
+        )
+    busiest = max((sum(f.item_count > 0 for f in e.files) for e in exports), default=1)
+    return {
+        "run": {
+            "runId": run_id,
+            "runBucket": settings.run_bucket,
+            "exportBucket": bucket,
+            "table": table.name,
+            "keyNames": list(table.key_names),
+            "maxWcu": max_wcu,
+            # The budget is shared fairly by the files that run at once: each child writes at its share.
+            "fileWcu": max_wcu / max(1, min(concurrency, busiest)) if max_wcu else None,
+            "maxConcurrency": concurrency,
+            "maxRejects": max_rejects,
+            "startedAt": time.time(),
+            "exportCount": len(exports),
+            "exports": described,
+        },
+        "current": described[0],
+        "plan": plan.lines(),
+    }
+
+
+def _file_url(run: dict[str, Any], export: dict[str, Any], name: str) -> str:
+    return f"s3://{run['exportBucket']}/{export['prefix']}{name}"
+
+
+def write_file_chunk(
+    event: dict[str, Any],
+    settings: StackSettings,
+    s3: S3Client,
+    dynamodb: DynamoDBClient,
+    remaining_ms: Callable[[], int],
+) -> dict[str, Any]:
+    """Write one chunk of one file; return the child's next state: cursor, counts, done, status."""
+    run, export, file = event["run"], event["export"], event["file"]
+    settings.check_bucket(run["exportBucket"])
+    table = settings.check_table(run["table"])
+    store = RunStore(s3, run["runBucket"], run["runId"])
+    cursor = int(event.get("cursor") or 0)
+    counts = WriteCounts(**(event.get("counts") or {}))
+    url = _file_url(run, export, file["name"])
+    done_key = store.done_key(table, export["exportId"], file["name"])
+    state = {**event, "done": False, "status": "running", "error": None}
+
+    if cursor == 0 and store.get_json(done_key) is not None:
+        state.update(done=True, status="done", alreadyDone=True)
+        _record_result(store, export, url, file, state, cursor, counts)
+        return state
+
+    key_names = tuple(run["keyNames"])
+    data_file = DataFile(file["name"], int(file["itemCount"]), file["md5"], 0)
+    reserve_ms = settings.chunk_reserve_seconds * 1000
+    with TemporaryDirectory() as tmp:
+        rejects = RejectsFile(Path(tmp) / "rejects.jsonl")
+        writer = BatchWriter(
+            dynamodb,
+            table,
+            key_names,
+            reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
+            budget=WriteBudget(run["fileWcu"]) if run.get("fileWcu") else None,
+            # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
+            retry=RetryPolicy(max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
+        )
+
+        def should_stop() -> bool:
+            written = writer.counts.items_put + writer.counts.items_deleted + writer.counts.items_rejected
+            return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= written
+
+        parser = RecordParser(incremental=bool(export["incremental"]), key_names=key_names)
+        try:
+            chunk = write_chunk(
+                S3Folder(s3, run["exportBucket"], export["prefix"]), data_file, parser, writer, cursor, should_stop
+            )
+            state.update(cursor=chunk.line, done=chunk.done, status="done" if chunk.done else "running", stalls=0)
+        except (RetryBoundExceeded, DataFileError) as err:
+            new_cursor = err.cursor if err.cursor is not None else cursor
+            transient = isinstance(err, RetryBoundExceeded) or getattr(err, "transient", False)
+            stalls = int(event.get("stalls") or 0) + 1 if new_cursor == cursor else 0
+            state.update(cursor=new_cursor, stalls=stalls, error=str(err))
+            if not transient or stalls >= MAX_STALLS:
+                state.update(done=True, status="failed")
+        rejects.close()
+        if rejects.count:
+            s3.upload_file(str(rejects.path), run["runBucket"], store.rejects_key(file["name"], cursor))
+    counts.add(writer.counts)
+    state["counts"] = counts.as_dict()
+    state["chunkCounts"] = writer.counts.as_dict()
+    if state["done"]:
+        _record_result(store, export, url, file, state, state["cursor"], counts)
+        if state["status"] == "done":
+            store.put_json(done_key, {"runId": run["runId"], "file": url, **counts.as_dict()})
+    return state
+
+
+def _record_result(
+    store: RunStore,
+    export: dict[str, Any],
+    url: str,
+    file: dict[str, Any],
+    state: dict[str, Any],
+    line: int,
+    counts: WriteCounts,
+) -> None:
+    result = FileResult(
+        export=url[: -len(file["name"])],
+        file=url,
+        item_count=int(file["itemCount"]),
+        status=state["status"],
+        line=line,
+        error=state.get("error") if state["status"] != "done" else None,
+        counts=counts,
+    )
+    store.put_json(
+        store.result_key(export["index"], file["name"]),
+        {**result.as_dict(), "alreadyDone": bool(state.get("alreadyDone"))},
+    )
+
+
+def summarize(event: dict[str, Any], s3: S3Client, notify: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+    """After export `current.index`: go on to the next export, or write the report and end the run."""
+    run, current = event["run"], event["current"]
+    store = RunStore(s3, run["runBucket"], run["runId"])
+    results: list[FileResult] = []
+    for described in run["exports"][: current["index"] + 1]:
+        listed = store.get_json(described["filesKey"]) or []
+        found = {r["file"]: FileResult.from_dict(r) for r in store.results(described["index"])}
+        for file in listed:
+            url = _file_url(run, described, file["name"])
+            results.append(
+                found.get(url)
+                or FileResult(
+                    url[: -len(file["name"])],
+                    url,
+                    file["itemCount"],
+                    "failed",
+                    error="no result: its child execution failed (see the Map Run)",
+                )
+            )
+    last_failed = any(r.status != "done" for r in results)
+    following = run["exports"][current["index"] + 1 :]
+    if following and not last_failed:
+        return {"next": True, "current": following[0], "status": "running", "report": None, "summary": None}
+    for described in following:
+        for file in store.get_json(described["filesKey"]) or []:
+            url = _file_url(run, described, file["name"])
+            results.append(
+                FileResult(
+                    url[: -len(file["name"])],
+                    url,
+                    file["itemCount"],
+                    "skipped",
+                    error="not started: an earlier export did not finish",
+                )
+            )
+    report = build_report(
+        table=run["table"],
+        exports=[f"s3://{run['exportBucket']}/{e['prefix']}" for e in run["exports"]],
+        results=results,
+        duration_s=time.time() - float(run["startedAt"]),
+        rejects_file=f"s3://{run['runBucket']}/{store.key('rejects/')}",
+        max_rejects=int(run["maxRejects"]),
+    )
+    store.put_json(store.report_key(), report)
+    report_url = store.url("report.json")
+    summary = (
+        f"{report['status']}: {report['items_put']:,} put, {report['items_deleted']:,} deleted, "
+        f"{report['items_rejected']:,} rejected of {report['items_expected']:,} records in "
+        f"{report['files_done']}/{report['files']} files; report {report_url}"
+    )
+    if notify:
+        notify(
+            f"ddb-restore {report['status']}: {run['table']}",
+            json.dumps({"summary": summary, **report}, indent=2)[:250_000],
+        )
+    if report["status"] != "succeeded":
+        where = f"; rejects under {report['rejects_file']}" if report["items_rejected"] else ""
+        raise RestoreFailed(f"{summary}; first error: {report['errors'][0]}{where}")
+    return {"next": False, "current": current, "status": report["status"], "report": report_url, "summary": summary}
