@@ -17,11 +17,12 @@ from ddb_restore.records import RecordParser
 from ddb_restore.sample import full_records, sample_items, write_export
 from ddb_restore.storage import LocalFolder
 from ddb_restore.writer import BatchWriter
+from support.botocore_faults import PASS, THROTTLE, BatchWriteFaults
 
 
 def stop_after(checks: int):
     calls = iter(range(checks - 1, -1, -1))  # True on the `checks`-th question
-    return lambda: next(calls, 0) == 0
+    return lambda lines: next(calls, 0) == 0
 
 
 def chunks_until_done(folder: Path, table: str, checks_per_chunk: int) -> tuple[list[int], list[int], list]:
@@ -66,28 +67,6 @@ def test_the_last_chunk_still_checks_the_whole_files_md5(tmp_path: Path) -> None
     assert caught.value.cursor == 250
 
 
-def throttle_after(client, calls: int) -> None:
-    """From the `calls`+1-th BatchWriteItem on, every call fails with ProvisionedThroughputExceededException.
-
-    A `before-call` hook answers instead of the service (moto never sees the call), unlike `before-send`,
-    whose handlers all run.
-    """
-    from botocore.awsrequest import AWSResponse
-
-    seen = iter(range(10**9))
-
-    def hook(**_: object):
-        if next(seen) < calls:
-            return None
-        error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}
-        return AWSResponse("https://dynamodb", 400, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-
-    client.meta.events.register("before-call.dynamodb.BatchWriteItem", hook)
-
-
 @pytest.mark.usefixtures("moto")
 def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_record(tmp_path: Path) -> None:
     from ddb_restore.clients import dynamodb_client
@@ -99,7 +78,7 @@ def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_
     export = load_export(LocalFolder(folder))
     client = dynamodb_client()
     table = create_table(client)
-    throttle_after(client, 3)  # three batches of 25 get through, then nothing does
+    BatchWriteFaults(client, [PASS] * 3, after=THROTTLE)  # three batches of 25 get through, then nothing does
     clock = iter(range(0, 10**6))
     policy = RetryPolicy(max_total=10, clock=lambda: next(clock), sleep=lambda s: None)
     writer = BatchWriter(client, table, KEYS, reject=lambda *r: None, retry=policy)

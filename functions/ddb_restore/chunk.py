@@ -39,9 +39,11 @@ def write_chunk(
     parser: RecordParser,
     writer: BatchWriter,
     start_line: int = 0,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[int], bool] = lambda lines: False,
 ) -> ChunkResult:
-    """Apply the file's records after line `start_line` until the file ends or `should_stop()` says so.
+    """Apply the file's records after line `start_line` until the file ends or `should_stop(lines)` says so.
+
+    `should_stop` is asked every few lines with the number of lines this chunk has read so far.
 
     A RestoreError leaves with `.cursor` set to the exact line to resume after, so a report can say how far
     the file got: a DataFileError (corrupt, truncated, MD5 or count mismatch) after the records read before
@@ -57,7 +59,7 @@ def write_chunk(
                     except RecordError as err:
                         writer.reject_line(line_no, str(err), text)
                     line = line_no
-                    if line_no % _CHECK_EVERY == 0 and should_stop():
+                    if line_no % _CHECK_EVERY == 0 and should_stop(line_no - start_line):
                         writer.flush()
                         return ChunkResult(line, False, writer.counts)
         except DataFileError:

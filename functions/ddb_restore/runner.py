@@ -42,12 +42,12 @@ class RunSettings:
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
 
 
-def _deadline(seconds: float | None) -> Callable[[], bool]:
+def _deadline(seconds: float | None) -> Callable[[int], bool]:
     """A chunk's stop condition: never, or once `seconds` have passed."""
     if seconds is None:
-        return lambda: False
+        return lambda lines: False
     deadline = time.monotonic() + seconds
-    return lambda: time.monotonic() > deadline
+    return lambda lines: time.monotonic() > deadline
 
 
 def _restore_file(

@@ -150,7 +150,8 @@ def write_file_chunk(
     state = {**event, "done": False, "status": "running", "error": None}
 
     if cursor == 0 and store.get_json(done_key) is not None:
-        state.update(done=True, status="done", alreadyDone=True)
+        # Applied to this table by an earlier run: nothing to write (its counts are in that run's report).
+        state.update(done=True, status="done", alreadyDone=True, counts=counts.as_dict(), chunkCounts=counts.as_dict())
         _record_result(store, export, url, file, state, cursor, counts)
         return state
 
@@ -169,9 +170,8 @@ def write_file_chunk(
             retry=RetryPolicy(max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )
 
-        def should_stop() -> bool:
-            written = writer.counts.items_put + writer.counts.items_deleted + writer.counts.items_rejected
-            return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= written
+        def should_stop(lines: int) -> bool:
+            return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= lines
 
         parser = RecordParser(incremental=bool(export["incremental"]), key_names=key_names)
         try:
@@ -183,7 +183,8 @@ def write_file_chunk(
             new_cursor = err.cursor if err.cursor is not None else cursor
             transient = isinstance(err, RetryBoundExceeded) or getattr(err, "transient", False)
             stalls = int(event.get("stalls") or 0) + 1 if new_cursor == cursor else 0
-            state.update(cursor=new_cursor, stalls=stalls, error=str(err))
+            reason = err.reason if isinstance(err, DataFileError) else str(err)
+            state.update(cursor=new_cursor, stalls=stalls, error=f"after line {new_cursor}: {reason}")
             if not transient or stalls >= MAX_STALLS:
                 state.update(done=True, status="failed")
         rejects.close()

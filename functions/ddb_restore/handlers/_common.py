@@ -20,8 +20,8 @@ metrics = Metrics(namespace="DdbRestore", service="ddb-restore")
 tracer = Tracer(service="ddb-restore")
 
 
-@cache
 def settings() -> StackSettings:
+    """Read per call: cheap, and always this function's own environment."""
     return StackSettings.from_env()
 
 

@@ -10,7 +10,7 @@ from ..steps import plan_execution
 from ._common import dynamodb, logger, s3, settings, tracer
 
 
-@logger.inject_lambda_context(correlation_id_path="executionName")
+@logger.inject_lambda_context(clear_state=True, correlation_id_path="executionName")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The parent passes its whole input under "input", and its execution name, which names the run.

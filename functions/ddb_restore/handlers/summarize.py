@@ -17,7 +17,7 @@ def _notify(subject: str, message: str) -> None:
         boto3.client("sns").publish(TopicArn=topic, Subject=subject[:100], Message=message)
 
 
-@logger.inject_lambda_context(correlation_id_path="run.runId")
+@logger.inject_lambda_context(clear_state=True, correlation_id_path="run.runId")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = summarize(event, s3(), _notify)

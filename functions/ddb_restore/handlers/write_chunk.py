@@ -20,7 +20,7 @@ _METRICS = {
 }
 
 
-@logger.inject_lambda_context(correlation_id_path="run.runId")
+@logger.inject_lambda_context(clear_state=True, correlation_id_path="run.runId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

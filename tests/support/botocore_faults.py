@@ -1,0 +1,51 @@
+"""Faults injected into one boto3 client's BatchWriteItem calls, by a botocore `before-call` hook.
+
+The hook answers instead of the service, so the call never reaches moto or a server: a throttling error,
+or a 200 that hands back every request as `UnprocessedItems` (nothing written). It is `before-call`, not
+`before-send`: every `before-send` handler runs, moto's included, so a fault there would still write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+THROTTLE = "throttle"
+UNPROCESSED = "unprocessed"
+PASS = "pass"
+
+
+class BatchWriteFaults:
+    """Apply `plan[i]` to the i-th BatchWriteItem call of `client`; `after` to every call past the plan."""
+
+    def __init__(self, client: Any, plan: Iterable[str], after: str = PASS) -> None:
+        self.plan = list(plan)
+        self.after = after
+        self.calls = 0
+        self.injected = {THROTTLE: 0, UNPROCESSED: 0}
+        client.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", self._keep_params)
+        client.meta.events.register("before-call.dynamodb.BatchWriteItem", self._hook)
+
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """`before-call` sees the serialised request only: keep the call's own parameters for it."""
+        context["fault_api_params"] = params
+
+    def _hook(self, context: dict[str, Any], **_: Any) -> Any:
+        fault = self.plan[self.calls] if self.calls < len(self.plan) else self.after
+        self.calls += 1
+        if fault == PASS:
+            return None
+        self.injected[fault] += 1
+        if fault == THROTTLE:
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected throttle"}
+            return AWSResponse("https://dynamodb", 400, {}, None), {
+                "Error": error,
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+        return AWSResponse("https://dynamodb", 200, {}, None), {
+            "UnprocessedItems": context["fault_api_params"]["RequestItems"],
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }

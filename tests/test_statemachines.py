@@ -1,0 +1,184 @@
+"""The SAM application end to end: the real statemachine/*.asl.json (the template's substitutions applied)
+run by moto's Step Functions interpreter, the real Lambda handlers run in-process, against moto's S3 and
+DynamoDB. Each restore is checked in the table, attribute by attribute, and in the run's report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import KEYS, create_table
+from ddb_restore.compare import diff_tables, scan_items
+from ddb_restore.handlers import _common
+from ddb_restore.sample import full_records, sample_items, upload_folder, write_export
+from exports import data_files
+from support.botocore_faults import THROTTLE, UNPROCESSED, BatchWriteFaults
+from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+BUCKET = "source-exports"
+EXPORT_ID = "01700000000000-abcdef12"
+MANIFEST = f"exports/AWSDynamoDB/{EXPORT_ID}/manifest-summary.json"
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    with local_aws() as local:
+        for cached in (_common.s3, _common._dynamodb):
+            cached.cache_clear()  # clients and settings are per Lambda container: a new one per test
+        yield local
+
+
+def deploy(**chunk_env: str) -> Any:
+    overrides = {"WriteChunkFunction": {"Environment": {"Variables": chunk_env}}} if chunk_env else None
+    return deploy_template(TEMPLATE, {"ExportBucketName": BUCKET, "TargetTable": "Orders"}, overrides)
+
+
+def upload(tmp_path: Path, items: list[dict[str, Any]], **kw: Any) -> Path:
+    folder = write_export(tmp_path / "src", full_records(items), export_id=EXPORT_ID, **kw)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    upload_folder(s3, tmp_path / "src", BUCKET, "")
+    return folder
+
+
+def restore(deployed: Any, name: str, **extra: Any) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=deployed.state_machine_arns["ParentStateMachine"],
+        name=name,
+        input=json.dumps({"manifestKey": MANIFEST, **extra}),
+    )
+    return wait_for_execution(sfn, started["executionArn"], timeout=120)
+
+
+def report(deployed: Any, name: str) -> dict[str, Any]:
+    body = boto3.client("s3").get_object(Bucket=deployed.buckets["RunBucket"], Key=f"runs/{name}/report.json")["Body"]
+    return json.loads(body.read())
+
+
+def chunk_calls(aws: LocalAws) -> list[Any]:
+    return [c for c in aws.calls if "WriteChunk" in c.function_name]
+
+
+def table_items() -> list[dict[str, Any]]:
+    return scan_items(boto3.client("dynamodb"), "Orders")
+
+
+def test_a_restore_through_the_state_machines_matches_the_source(aws: LocalAws, tmp_path: Path) -> None:
+    items = sample_items(120)
+    upload(tmp_path, items, files=4)
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy()
+    execution = restore(deployed, "first")
+    assert execution["status"] == "SUCCEEDED", execution
+    assert diff_tables(items, table_items(), KEYS) == []
+    assert execution["output"]["status"] == "succeeded"
+    assert execution["output"]["report"] == f"s3://{deployed.buckets['RunBucket']}/runs/first/report.json"
+    got = report(deployed, "first")
+    assert (got["files"], got["files_done"], got["items_put"], got["items_rejected"]) == (4, 4, 120, 0)
+    for field in ("items_deleted", "throttle_retries", "unprocessed_retries", "write_units", "duration_s"):
+        assert field in got
+    assert len(chunk_calls(aws)) == 4  # one chunk per file: each fits in one Lambda call
+
+
+def test_a_big_file_is_written_over_several_chunks_of_the_child_loop(aws: LocalAws, tmp_path: Path) -> None:
+    items = sample_items(430, large=False)
+    upload(tmp_path, items, files=1, empty_files=0)
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy(CHUNK_MAX_RECORDS="100")
+    execution = restore(deployed, "chunked")
+    assert execution["status"] == "SUCCEEDED", execution
+    cursors = [c.event.get("cursor") for c in chunk_calls(aws)]
+    assert cursors == [0, 100, 200, 300, 400]
+    assert diff_tables(items, table_items(), KEYS) == []
+    assert report(deployed, "chunked")["items_put"] == 430  # no record written twice across chunks
+
+
+def test_throttling_in_the_writer_lambda_loses_nothing(aws: LocalAws, tmp_path: Path) -> None:
+    items = sample_items(100, large=False)
+    upload(tmp_path, items, files=2, empty_files=0)
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy()
+    faults = BatchWriteFaults(_common._dynamodb(None), [THROTTLE, UNPROCESSED, THROTTLE, UNPROCESSED, UNPROCESSED])
+    execution = restore(deployed, "throttled")
+    assert execution["status"] == "SUCCEEDED", execution
+    assert diff_tables(items, table_items(), KEYS) == []
+    got = report(deployed, "throttled")
+    assert got["throttle_retries"] == faults.injected[THROTTLE] == 2
+    assert got["unprocessed_retries"] == faults.injected[UNPROCESSED] == 3
+
+
+def test_a_failed_file_fails_the_restore_and_a_second_run_finishes_without_redoing_the_rest(
+    aws: LocalAws, tmp_path: Path
+) -> None:
+    items = sample_items(90, large=False)
+    folder = upload(tmp_path, items, files=3, empty_files=0)
+    broken = data_files(folder)[1]
+    good_bytes = broken.read_bytes()
+    s3 = boto3.client("s3")
+    key = f"exports/AWSDynamoDB/{EXPORT_ID}/data/{broken.name}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=good_bytes[: len(good_bytes) // 2])  # truncated in the bucket
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy()
+
+    first = restore(deployed, "attempt-1")
+    assert first["status"] == "FAILED"
+    assert first["error"] == "RestoreFailed"
+    cause = json.loads(first["cause"])["errorMessage"]
+    assert broken.name in cause and "truncated" in cause and "runs/attempt-1/report.json" in cause
+    failed_report = report(deployed, "attempt-1")
+    assert (failed_report["files_done"], failed_report["files_failed"]) == (2, 1), failed_report
+
+    s3.put_object(Bucket=BUCKET, Key=key, Body=good_bytes)  # the file is fixed
+    calls_before = len(chunk_calls(aws))
+    second = restore(deployed, "attempt-2")
+    assert second["status"] == "SUCCEEDED", second
+    assert diff_tables(items, table_items(), KEYS) == []
+    rerun = chunk_calls(aws)[calls_before:]
+    skipped = [c for c in rerun if c.result and c.result.get("alreadyDone")]
+    assert len(skipped) == 2 and len(rerun) == 3, [
+        (c.error or {}).get("errorMessage") for c in rerun
+    ]  # finished files not redone
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"bucket": "someone-elses-bucket"}, "is not the stack's export bucket"),
+        ({"table": "Other"}, "is not one this stack writes"),
+        ({"maxWcu": -5}, "maxWcu must be a positive number"),
+    ],
+    ids=["other-bucket", "other-table", "bad-budget"],
+)
+def test_the_plan_refuses_bad_input_before_anything_is_written(
+    aws: LocalAws, tmp_path: Path, extra: dict[str, Any], message: str
+) -> None:
+    upload(tmp_path, sample_items(20, large=False))
+    create_table(boto3.client("dynamodb"), "Orders")
+    execution = restore(deploy(), "refused", **extra)
+    assert execution["status"] == "FAILED" and execution["error"] == "PlanRefused"
+    assert message in json.loads(execution["cause"])["errorMessage"]
+    assert chunk_calls(aws) == [] and table_items() == []
+
+
+def test_the_plan_refuses_a_manifest_pointing_outside_the_export(aws: LocalAws, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "src", full_records(sample_items(20, large=False)), export_id=EXPORT_ID)
+    manifest = folder / "manifest-files.json"
+    manifest.write_text(manifest.read_text().replace(f"AWSDynamoDB/{EXPORT_ID}/data/", "AWSDynamoDB/other/data/", 1))
+    for checksum in folder.glob("manifest-files.*5"):
+        checksum.unlink()
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    upload_folder(s3, tmp_path / "src", BUCKET, "")
+    create_table(boto3.client("dynamodb"), "Orders")
+    execution = restore(deploy(), "outside")
+    assert execution["status"] == "FAILED" and execution["error"] == "PlanRefused"
+    assert "lies outside the export folder" in json.loads(execution["cause"])["errorMessage"]
+    assert chunk_calls(aws) == [] and table_items() == []
