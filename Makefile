@@ -29,10 +29,10 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/ddb-restore demo
+	$(PY) demo/demo.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check functions tests
+	$(PY) -m ruff check functions tests demo bench
 	$(PY) -m mypy
 
 # The SAM application: cfn-lint, SAM's own validation, and a real `sam build` (python3.13, arm64).

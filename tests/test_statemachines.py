@@ -14,12 +14,13 @@ import boto3
 import pytest
 
 from conftest import KEYS, create_table
+from ddb_restore.cli import main
 from ddb_restore.compare import diff_tables, scan_items
 from ddb_restore.handlers import _common
 from ddb_restore.sample import full_records, sample_items, upload_folder, write_export
 from exports import data_files
 from support.botocore_faults import THROTTLE, UNPROCESSED, BatchWriteFaults
-from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 BUCKET = "source-exports"
@@ -182,3 +183,36 @@ def test_the_plan_refuses_a_manifest_pointing_outside_the_export(aws: LocalAws, 
     assert execution["status"] == "FAILED" and execution["error"] == "PlanRefused"
     assert "lies outside the export folder" in json.loads(execution["cause"])["errorMessage"]
     assert chunk_calls(aws) == [] and table_items() == []
+
+
+def test_ddb_restore_start_follows_the_execution_and_status_shows_it(
+    aws: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = sample_items(60, large=False)
+    upload(tmp_path, items, files=3)
+    create_table(boto3.client("dynamodb"), "Orders")
+    publish_stack(deploy(), "sam-app")
+    export = f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/"
+    code = main(["start", export, "--stack-name", "sam-app", "--max-wcu", "500", "--poll-seconds", "0.2"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "succeeded: 60 put, 0 deleted, 0 rejected of 60 records in 3/3 files" in out
+    assert "SUCCEEDED: files 3/3 finished (0 failed, 0 running), 60 records in finished files" in err
+    assert diff_tables(items, table_items(), KEYS) == []
+    arn = out.split()[1]
+    assert main(["status", arn]) == 0
+    assert "SUCCEEDED: files 3/3 finished" in capsys.readouterr().out
+
+
+def test_ddb_restore_start_exits_non_zero_with_the_cause_when_the_restore_fails(
+    aws: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload(tmp_path, sample_items(20, large=False))
+    create_table(boto3.client("dynamodb"), "Orders")
+    publish_stack(deploy(), "sam-app")
+    export = f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/manifest-files.json"
+    code = main(["start", export, "--stack-name", "sam-app", "--table", "NotAllowed", "--poll-seconds", "0.2"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "error: execution FAILED: PlanRefused: table 'NotAllowed' is not one this stack writes" in err
+    assert "Traceback" not in err

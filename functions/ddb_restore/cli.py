@@ -101,11 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--max-concurrency", type=int, help="data files written at once")
     start.add_argument("--max-rejects", type=_count, help="refused records tolerated")
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
+    start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
 
     status = commands.add_parser("status", help="show a restore execution in AWS, running or finished")
     status.add_argument("execution_arn", metavar="EXECUTION_ARN")
-
-    commands.add_parser("demo", help="restore a generated sample export on an embedded local AWS (no account)")
     return parser
 
 
@@ -207,7 +206,7 @@ def _start(args: argparse.Namespace) -> int:
     print(f"started {arn}", flush=True)
     if args.no_wait:
         return EXIT_OK
-    return _finish(follow(sfn, s3_client(session), arn, _show_snapshot))
+    return _finish(follow(sfn, s3_client(session), arn, _show_snapshot, interval=args.poll_seconds))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -220,10 +219,6 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            from .demo import run_demo
-
-            return run_demo()
         if args.command == "start":
             return _start(args)
         if args.command == "status":

@@ -392,9 +392,29 @@ def enforce_map_failure_tolerance() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def fix_describe_map_run() -> Iterator[None]:
+    """``DescribeMapRun`` looks through every execution's worker, and crashes (AttributeError) on the first
+    execution that has none yet or any more (e.g. a child started by ``startExecution``): skip those."""
+    from moto.stepfunctions.parser.api import ResourceNotFound
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    def describe_map_run(self: Any, map_run_arn: str) -> dict[str, Any]:
+        for execution in self._get_executions():
+            env = getattr(getattr(execution, "exec_worker", None), "env", None)
+            record = env.map_run_record_pool_manager.get(map_run_arn) if env is not None else None
+            if record is not None:
+                return dict(record.describe())
+        raise ResourceNotFound()
+
+    with _patched(StepFunctionsParserBackend, "describe_map_run", describe_map_run):
+        yield
+
+
+@contextlib.contextmanager
 def fix_moto_sfn(*, enforce_tolerance: bool = True) -> Iterator[None]:
     """All of moto 5.2.5's Step Functions fixes above (see each one for the why)."""
     with contextlib.ExitStack() as stack:
+        stack.enter_context(fix_describe_map_run())
         stack.enter_context(fix_sfn_start_execution())
         stack.enter_context(fix_execution_names())
         stack.enter_context(fix_tolerated_failure_percentage())
@@ -904,3 +924,18 @@ def deploy_template(
         template=template,
         resolve=resolver.resolve,
     )
+
+
+def publish_stack(deployed: Deployed, stack_name: str) -> None:
+    """Create a CloudFormation stack in moto whose Outputs are the deployed template's resolved Outputs,
+    so tools that find a stack's resources by its name (``ddb-restore start --stack-name``) work locally."""
+    outputs = {
+        name: {"Value": value if isinstance(value, str) else json.dumps(value)}
+        for name, value in deployed.outputs.items()
+        if value is not None
+    }
+    body = {
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs,
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=stack_name, TemplateBody=json.dumps(body))

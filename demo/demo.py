@@ -1,0 +1,162 @@
+"""`make demo`: the whole product on an embedded local AWS, no account needed.
+
+moto provides S3, DynamoDB, Lambda, CloudFormation and Step Functions in this process; its Step Functions
+interpreter runs the real statemachine/*.asl.json, and the Lambda handlers run in-process (the adapter in
+tests/support/sfn_local.py stands in for Lambda's Docker runtime). The demo uploads a full export (every
+attribute type and edge case) and an incremental export after it, then restores them twice:
+
+1. `ddb-restore run`   — the engine in this process, into table Orders-cli;
+2. `ddb-restore start` — the SAM application (template.yaml) deployed locally: the parent state machine,
+   a Distributed Map of child executions looping the writer Lambda chunk by chunk, into table Orders;
+
+and compares each table, attribute by attribute, with the state the two exports describe.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from ddb_restore.cli import main  # noqa: E402
+from ddb_restore.compare import diff_tables, scan_items  # noqa: E402
+from ddb_restore.sample import (  # noqa: E402
+    full_records,
+    incremental_records,
+    sample_items,
+    upload_folder,
+    write_export,
+)
+from support.sfn_local import deploy_template, local_aws, publish_stack  # noqa: E402
+
+KEYS = ("pk", "sk")
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/Orders"
+BUCKET = "demo-exports"
+FULL, INCREMENTAL = "01714557600000-a1b2c3d4", "01714558500000-e5f6a7b8"
+
+
+def history() -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """A full export, an incremental export after it, and the table state the two describe."""
+    items = sample_items(300)
+    changes: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]] = []
+    state = {(i["pk"]["S"], i["sk"]["N"]): i for i in items}
+    for item in items[:40]:  # updates
+        new = {**item, "name": {"S": "updated in the incremental window"}, "version": {"N": "2"}}
+        changes.append((item, item, new))
+        state[(item["pk"]["S"], item["sk"]["N"])] = new
+    for item in items[40:60]:  # deletes
+        changes.append((item, item, None))
+        del state[(item["pk"]["S"], item["sk"]["N"])]
+    for n in range(25):  # inserts
+        new = {"pk": {"S": "new#"}, "sk": {"N": str(n)}, "note": {"S": "created in the incremental window"}}
+        changes.append((new, None, new))
+        state[("new#", str(n))] = new
+    incremental = incremental_records(changes, KEYS, first_micros=1714557600000000)
+    return full_records(items), incremental, list(state.values())
+
+
+def upload_exports(full: list[str], incremental: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_export(root, full, export_id=FULL, table_arn=TABLE_ARN, files=4)
+        write_export(
+            root,
+            incremental,
+            export_id=INCREMENTAL,
+            table_arn=TABLE_ARN,
+            files=2,
+            empty_files=0,
+            checksum="checksum-b64",
+            incremental={
+                "exportFromTime": "2024-05-01T10:00:00.000Z",
+                "exportToTime": "2024-05-01T10:15:00.000Z",
+                "outputView": "NEW_AND_OLD_IMAGES",
+            },
+        )
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        upload_folder(s3, root, BUCKET, "")
+
+
+def create_table(name: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def matches(table: str, expected: list[dict[str, Any]]) -> bool:
+    problems = diff_tables(expected, scan_items(boto3.client("dynamodb"), table), KEYS)
+    if problems:
+        print(f"demo: table {table} does NOT match ({len(problems)} differences):", file=sys.stderr)
+        for problem in problems[:10]:
+            print(f"  {problem}", file=sys.stderr)
+        return False
+    print(f"demo: table {table} matches the exports: {len(expected)} items, every attribute equal\n", flush=True)
+    return True
+
+
+def say(text: str) -> None:
+    print(f"demo: {text}", flush=True)
+
+
+def run_demo() -> int:
+    import logging
+    import os
+    import warnings
+
+    # moto's notes about what it does not emulate are for developers, not for someone watching the demo.
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="moto")
+
+    os.environ.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1")
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "AWS_PROFILE"]:
+        del os.environ[name]
+    full, incremental, expected = history()
+    exports = [f"s3://{BUCKET}/exports/AWSDynamoDB/{FULL}/", f"s3://{BUCKET}/exports/AWSDynamoDB/{INCREMENTAL}/"]
+    with local_aws():
+        upload_exports(full, incremental)
+        say(f"local AWS in this process (moto); s3://{BUCKET} holds a full export of {len(full)} records")
+        say(f"and an incremental export of {len(incremental)} records after it (updates, deletes, inserts)\n")
+
+        create_table("Orders-cli")
+        command = ["run", *exports, "--table", "Orders-cli", "--max-wcu", "2000", "--workers", "4"]
+        say("1. the engine in this process: $ ddb-restore " + " ".join(command))
+        if main(command) != 0 or not matches("Orders-cli", expected):
+            return 1
+
+        create_table("Orders")
+        say("2. the SAM application: template.yaml deployed locally as stack ddb-restore-demo (Lambda handlers")
+        say("   in-process, statemachine/*.asl.json run by moto's Step Functions interpreter; chunks of 100 records)")
+        deployed = deploy_template(
+            REPO / "template.yaml",
+            # The functions' own logs and metrics (JSON, EMF) would drown the demo's output: warnings only.
+            {"ExportBucketName": BUCKET, "TargetTable": "Orders", "LogLevel": "WARNING"},
+            {
+                "WriteChunkFunction": {
+                    "Environment": {"Variables": {"CHUNK_MAX_RECORDS": "100", "POWERTOOLS_METRICS_DISABLED": "true"}}
+                }
+            },
+            stack_name="ddb-restore-demo",
+        )
+        publish_stack(deployed, "ddb-restore-demo")
+        command = ["start", *exports, "--stack-name", "ddb-restore-demo", "--max-wcu", "2000", "--poll-seconds", "0.5"]
+        say("$ ddb-restore " + " ".join(command))
+        if main(command) != 0 or not matches("Orders", expected):
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())
