@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(PY) demo/demo.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check functions tests demo bench
+	$(PY) -m ruff check functions tests demo
 	$(PY) -m mypy
 
 # The SAM application: cfn-lint, SAM's own validation, and a real `sam build` (python3.13, arm64).
