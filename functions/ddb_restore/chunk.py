@@ -18,6 +18,7 @@ from .export import DataFile
 from .records import RecordParser
 from .source import read_lines
 from .storage import Folder
+from .supersede import Winners, loses
 from .writer import BatchWriter, WriteCounts
 
 __all__ = ["ChunkResult", "write_chunk"]
@@ -40,10 +41,12 @@ def write_chunk(
     writer: BatchWriter,
     start_line: int = 0,
     should_stop: Callable[[int], bool] = lambda lines: False,
+    winners: Winners | None = None,
 ) -> ChunkResult:
     """Apply the file's records after line `start_line` until the file ends or `should_stop(lines)` says so.
 
-    `should_stop` is asked every few lines with the number of lines this chunk has read so far.
+    `should_stop` is asked every few lines with the number of lines this chunk has read so far. `winners`
+    (supersede.py) names the keys of an incremental export with several records: the losing ones are skipped.
 
     A RestoreError leaves with `.cursor` set to the exact line to resume after, so a report can say how far
     the file got: a DataFileError (corrupt, truncated, MD5 or count mismatch) after the records read before
@@ -55,9 +58,14 @@ def write_chunk(
             with closing(read_lines(folder, file, start_line)) as lines:
                 for line_no, text in lines:
                     try:
-                        writer.add(parser.parse(text, line_no))
+                        record = parser.parse(text, line_no)
                     except RecordError as err:
                         writer.reject_line(line_no, str(err), text)
+                    else:
+                        if winners and loses(record, winners, revert=parser.revert):
+                            writer.skip_superseded()
+                        else:
+                            writer.add(record)
                     line = line_no
                     if line_no % _CHECK_EVERY == 0 and should_stop(line_no - start_line):
                         writer.flush()

@@ -30,7 +30,8 @@ from .rejects import RejectsFile
 from .report import build_report
 from .retry import RetryPolicy
 from .runner import RunSettings, restore
-from .storage import locate_export
+from .series import order_series, revert_series
+from .storage import locate_exports
 
 __all__ = ["main"]
 
@@ -62,32 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="restore exports in this process (AWS or any endpoint from AWS_ENDPOINT_URL_*)",
-        description="Restore one or more exports, in the order given, into an existing table, in this process.",
+        description="Restore a full export and the incremental exports after it (in time order) into an "
+        "existing table, in this process.",
     )
     run.add_argument(
-        "exports",
-        nargs="+",
-        metavar="EXPORT",
-        help="export folder (local or s3://bucket/.../AWSDynamoDB/<id>/), or the s3:// URL of its manifest",
+        "--from-incremental",
+        action="store_true",
+        help="the series starts with an incremental export: the table already holds the state it starts from",
     )
-    run.add_argument("--table", required=True, help="the existing target table")
-    run.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
-    run.add_argument(
-        "--workers",
-        type=int,
-        default=min(8, (os.cpu_count() or 2) * 2),
-        help="data files written in parallel",
+    revert = commands.add_parser(
+        "revert",
+        help="undo incremental exports (NEW_AND_OLD_IMAGES) in this process, newest first",
+        description="Undo what incremental exports changed: put each OldImage back, delete items created in "
+        "the window. A series is reverted newest first.",
     )
-    run.add_argument("--report", type=Path, help="write the JSON report here")
-    run.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
-    run.add_argument("--max-rejects", type=_count, default=0, help="refused records tolerated (default 0)")
-    run.add_argument(
-        "--retry-seconds",
-        type=_positive,
-        default=300.0,
-        help="longest a batch keeps retrying throttling or server errors without progress (default 300)",
-    )
-    run.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
+    for command in (run, revert):
+        _add_write_options(command)
 
     start = commands.add_parser(
         "start",
@@ -100,12 +91,45 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--max-wcu", type=_positive, help="write units per second for the whole restore")
     start.add_argument("--max-concurrency", type=int, help="data files written at once")
     start.add_argument("--max-rejects", type=_count, help="refused records tolerated")
+    start.add_argument("--allow-gaps", action="store_true", help="apply a series with gaps or overlaps")
+    start.add_argument("--from-incremental", action="store_true", help="the series starts with an incremental")
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
     start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
 
     status = commands.add_parser("status", help="show a restore execution in AWS, running or finished")
     status.add_argument("execution_arn", metavar="EXECUTION_ARN")
     return parser
+
+
+def _add_write_options(command: argparse.ArgumentParser) -> None:
+    """The options `run` and `revert` share."""
+    command.add_argument(
+        "exports",
+        nargs="+",
+        metavar="EXPORT",
+        help="export folder (local or s3://bucket/.../AWSDynamoDB/<id>/), the s3:// URL of its manifest, "
+        "or a folder of exports (a series)",
+    )
+    command.add_argument("--table", required=True, help="the existing target table")
+    command.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
+    command.add_argument(
+        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files written in parallel"
+    )
+    command.add_argument("--report", type=Path, help="write the JSON report here")
+    command.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
+    command.add_argument("--max-rejects", type=_count, default=0, help="refused records tolerated (default 0)")
+    command.add_argument(
+        "--retry-seconds",
+        type=_positive,
+        default=300.0,
+        help="longest a batch keeps retrying throttling or server errors without progress (default 300)",
+    )
+    command.add_argument(
+        "--allow-gaps",
+        action="store_true",
+        help="apply a series even where an export does not start where the one before ended",
+    )
+    command.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
 
 
 def _load_exports(args: list[str]) -> list[Export]:
@@ -116,12 +140,17 @@ def _load_exports(args: list[str]) -> list[Export]:
         s3 = s3 or s3_client(pool=32)
         return s3
 
-    return [load_export(locate_export(arg, s3_factory)) for arg in args]
+    return [load_export(folder) for arg in args for folder in locate_exports(arg, s3_factory)]
 
 
 def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    exports = _load_exports(args.exports)
+    reverting = args.command == "revert"
+    loaded = _load_exports(args.exports)
+    if reverting:
+        exports = revert_series(loaded, allow_gaps=args.allow_gaps)
+    else:
+        exports = order_series(loaded, allow_gaps=args.allow_gaps, from_incremental=args.from_incremental)
     client = dynamodb_client(pool=max(10, args.workers + 2))
     table = describe_target(client, args.table)
     plan = make_plan(exports, table, args.max_wcu)
@@ -133,7 +162,12 @@ def _run(args: argparse.Namespace) -> int:
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     rejects = RejectsFile(args.rejects or Path(f"rejects-{stamp}.jsonl"))
-    settings = RunSettings(workers=args.workers, max_wcu=args.max_wcu, retry=RetryPolicy(max_total=args.retry_seconds))
+    settings = RunSettings(
+        workers=args.workers,
+        max_wcu=args.max_wcu,
+        retry=RetryPolicy(max_total=args.retry_seconds),
+        revert=reverting,
+    )
     try:
         with Progress(plan.items) as progress:
             results = restore(exports, table, client, rejects, settings, progress)
@@ -201,6 +235,8 @@ def _start(args: argparse.Namespace) -> int:
         "maxWcu": args.max_wcu,
         "maxConcurrency": args.max_concurrency,
         "maxRejects": args.max_rejects,
+        "allowGaps": args.allow_gaps or None,
+        "fromIncremental": args.from_incremental or None,
     }
     arn = start_restore(sfn, outputs["ParentStateMachineArn"], args.exports, options)
     print(f"started {arn}", flush=True)
@@ -223,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _start(args)
         if args.command == "status":
             return _status(args)
-        return _run(args)
+        return _run(args)  # run and revert
     except RestoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_NOT_STARTED

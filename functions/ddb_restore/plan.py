@@ -79,8 +79,9 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
     )
 
 
-def parser_for(export: Export, table: TargetTable) -> RecordParser:
-    return RecordParser(incremental=export.incremental, key_names=table.key_names)
+def parser_for(export: Export, table: TargetTable, *, revert: bool = False) -> RecordParser:
+    """The parser for this export's format and kind; `revert` undoes an incremental export's changes."""
+    return RecordParser(incremental=export.incremental, key_names=table.key_names, revert=revert)
 
 
 def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]:

@@ -13,12 +13,13 @@ import binascii
 import json
 import re
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import RecordError
 
-__all__ = ["Record", "RecordParser", "item_size", "key_of", "write_units"]
+__all__ = ["Record", "RecordParser", "decode_json_line", "item_size", "key_of", "write_units"]
 
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
@@ -144,33 +145,55 @@ def item_size(item: AttributeMap) -> int:
     return _convert_map(item, "")[1]
 
 
+def decode_json_line(line: bytes) -> Any:
+    """One DYNAMODB_JSON data-file line → its document."""
+    try:
+        return json.loads(line)
+    except UnicodeDecodeError:
+        raise RecordError("line is not UTF-8") from None
+    except json.JSONDecodeError as err:
+        raise RecordError(f"not JSON ({err.msg} at column {err.colno})") from None
+
+
 class RecordParser:
     """Turns the lines of one export's data files into `Record`s.
 
     `incremental` selects the record shape (`Item` for a full export; `Keys`/`NewImage` for an incremental
-    one), `key_names` the table's key attributes (hash first), used to name each record's item.
+    one), `key_names` the table's key attributes (hash first), used to name each record's item. `decode`
+    turns a line into its document (JSON here; ION in ion.py gives the very same documents). With `revert`,
+    an incremental record undoes its change instead: `OldImage` is put back, or `Keys` deleted when the
+    item did not exist before the window.
     """
 
-    def __init__(self, *, incremental: bool, key_names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        *,
+        incremental: bool,
+        key_names: tuple[str, ...],
+        decode: Callable[[bytes], Any] = decode_json_line,
+        revert: bool = False,
+    ) -> None:
         self.incremental = incremental
         self.key_names = key_names
+        self.decode = decode
+        self.revert = revert
 
     def parse(self, line: bytes, line_no: int) -> Record:
         """Parse one line; raise RecordError with the reason when the line is not a valid record."""
-        try:
-            doc = json.loads(line)
-        except UnicodeDecodeError:
-            raise RecordError("line is not UTF-8") from None
-        except json.JSONDecodeError as err:
-            raise RecordError(f"not JSON ({err.msg} at column {err.colno})") from None
+        return self.parse_document(self.decode(line), line_no, line)
+
+    def parse_document(self, doc: Any, line_no: int, raw: bytes) -> Record:
+        """A decoded line → its Record (RecordError with the reason when it is not a valid record)."""
         if not isinstance(doc, dict):
             raise RecordError("a record must be a JSON object")
+        if self.revert:
+            return self._revert(doc, line_no, raw)
         if self.incremental:
-            return self._incremental(doc, line_no, line)
+            return self._incremental(doc, line_no, raw)
         if "Item" not in doc:
             raise RecordError("a full-export record must hold an 'Item' object")
         item, size = _convert_map(doc["Item"], "Item")
-        return Record("put", item, self._key(item, "Item"), size, line_no, line)
+        return Record("put", item, self._key(item, "Item"), size, line_no, raw)
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         timestamp = self._timestamp(doc.get("Metadata"))
@@ -179,6 +202,16 @@ class RecordParser:
             return Record("put", item, self._key(item, "NewImage"), size, line_no, line, timestamp)
         if "Keys" not in doc:
             raise RecordError("an incremental record must hold 'Keys' or 'NewImage'")
+        keys, size = _convert_map(doc["Keys"], "Keys")
+        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp)
+
+    def _revert(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
+        timestamp = self._timestamp(doc.get("Metadata"))
+        if doc.get("OldImage") is not None:
+            item, size = _convert_map(doc["OldImage"], "OldImage")
+            return Record("put", item, self._key(item, "OldImage"), size, line_no, line, timestamp)
+        if "Keys" not in doc:
+            raise RecordError("an incremental record must hold 'Keys' to be reverted")
         keys, size = _convert_map(doc["Keys"], "Keys")
         return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp)
 

@@ -23,6 +23,7 @@ from .progress import Progress
 from .rejects import RejectsFile
 from .report import FileResult
 from .retry import RetryPolicy
+from .supersede import Winners, find_superseded
 from .writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class RunSettings:
     max_wcu: float | None = None
     retry: RetryPolicy | None = None
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
+    revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
 
 
 def _deadline(seconds: float | None) -> Callable[[int], bool]:
@@ -61,6 +63,7 @@ def _restore_file(
     budget: WriteBudget | None,
     rejects: RejectsFile,
     progress: Callable[[int, int], None],
+    winners: Winners,
 ) -> None:
     url = export.folder.url(file.name)
     writer = BatchWriter(
@@ -72,12 +75,18 @@ def _restore_file(
         retry=settings.retry,
         progress=progress,
     )
-    parser = parser_for(export, table)
+    parser = parser_for(export, table, revert=settings.revert)
     transient_failures = 0
     while True:
         try:
             chunk = write_chunk(
-                export.folder, file, parser, writer, result.line, should_stop=_deadline(settings.chunk_seconds)
+                export.folder,
+                file,
+                parser,
+                writer,
+                result.line,
+                should_stop=_deadline(settings.chunk_seconds),
+                winners=winners,
             )
         except DataFileError as err:
             result.line = err.cursor if err.cursor is not None else result.line
@@ -122,6 +131,10 @@ def restore(
             for r in export_results:
                 r.status, r.error = "skipped", "not started: an earlier export did not finish"
             continue
+        try:
+            winners = find_superseded(export, parser_for(export, table, revert=settings.revert))
+        except DataFileError:  # a file unreadable in the first pass fails below, by name, when it is written
+            winners = {}
         with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="writer") as pool:
             futures = [
                 pool.submit(
@@ -135,6 +148,7 @@ def restore(
                     budget=budget,
                     rejects=rejects,
                     progress=report_progress,
+                    winners=winners,
                 )
                 for file, result in zip(export.files, export_results, strict=True)
             ]

@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any
@@ -24,14 +25,16 @@ from .chunk import write_chunk
 from .errors import DataFileError, RestoreError, RetryBoundExceeded
 from .export import DataFile, load_export
 from .limiter import WriteBudget
-from .plan import describe_target, make_plan
+from .plan import describe_target, make_plan, parser_for
 from .records import RecordParser
 from .rejects import RejectsFile
 from .report import FileResult, build_report
 from .retry import RetryPolicy
 from .runstore import RunStore
+from .series import order_series
 from .settings import InputError, StackSettings
 from .storage import S3Folder
+from .supersede import Winners, find_superseded
 from .writer import BatchWriter, WriteCounts
 
 if TYPE_CHECKING:
@@ -85,7 +88,10 @@ def plan_execution(
     concurrency = int(_positive(event, "maxConcurrency", settings.max_concurrency) or 1)
     max_rejects = int(event.get("maxRejects", settings.max_rejects))
 
-    exports = [load_export(S3Folder(s3, bucket, _export_prefix(key))) for key in _manifest_keys(event)]
+    loaded = [load_export(S3Folder(s3, bucket, _export_prefix(key))) for key in _manifest_keys(event)]
+    exports = order_series(
+        loaded, allow_gaps=bool(event.get("allowGaps")), from_incremental=bool(event.get("fromIncremental"))
+    )
     table = describe_target(dynamodb, table_name)
     plan = make_plan(exports, table, max_wcu)
     store = RunStore(s3, settings.run_bucket, run_id)
@@ -93,6 +99,9 @@ def plan_execution(
     for index, export in enumerate(exports):
         files = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
         store.put_json(store.files_key(index), files)
+        winners = find_superseded(export, parser_for(export, table))
+        if winners:
+            store.put_json(store.key(f"exports/{index}/superseded.json"), [[list(k), v] for k, v in winners.items()])
         assert isinstance(export.folder, S3Folder)
         described.append(
             {
@@ -101,6 +110,7 @@ def plan_execution(
                 "exportId": export.folder.prefix.rstrip("/").rsplit("/", 1)[-1],
                 "incremental": export.incremental,
                 "filesKey": store.files_key(index),
+                "supersededKey": store.key(f"exports/{index}/superseded.json") if winners else None,
                 "files": len(files),
                 "items": export.item_count,
             }
@@ -174,9 +184,16 @@ def write_file_chunk(
             return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= lines
 
         parser = RecordParser(incremental=bool(export["incremental"]), key_names=key_names)
+        winners = _winners(store, export.get("supersededKey"))
         try:
             chunk = write_chunk(
-                S3Folder(s3, run["exportBucket"], export["prefix"]), data_file, parser, writer, cursor, should_stop
+                S3Folder(s3, run["exportBucket"], export["prefix"]),
+                data_file,
+                parser,
+                writer,
+                cursor,
+                should_stop,
+                winners,
             )
             state.update(cursor=chunk.line, done=chunk.done, status="done" if chunk.done else "running", stalls=0)
         except (RetryBoundExceeded, DataFileError) as err:
@@ -198,6 +215,17 @@ def write_file_chunk(
         if state["status"] == "done":
             store.put_json(done_key, {"runId": run["runId"], "file": url, **counts.as_dict()})
     return state
+
+
+@lru_cache(maxsize=4)
+def _winners_at(s3: S3Client, bucket: str, key: str) -> Winners:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return {tuple(k): int(v) for k, v in json.loads(body)}
+
+
+def _winners(store: RunStore, key: str | None) -> Winners:
+    """The export's superseded-record table (see supersede.py), read once per Lambda container."""
+    return _winners_at(store.s3, store.bucket, key) if key else {}
 
 
 def _record_result(

@@ -17,7 +17,7 @@ from .errors import ExportLocationError
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["Folder", "LocalFolder", "S3Folder", "locate_export", "MANIFEST_NAMES"]
+__all__ = ["Folder", "LocalFolder", "S3Folder", "locate_export", "locate_exports", "MANIFEST_NAMES"]
 
 MANIFEST_NAMES = ("manifest-summary.json", "manifest-files.json")
 
@@ -37,6 +37,10 @@ class Folder(Protocol):
         """A stream of the object's bytes; raises FileNotFoundError when it does not exist."""
         ...
 
+    def subfolders(self) -> list[Folder]:
+        """The folders directly inside this one, sorted by name."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalFolder:
@@ -53,6 +57,9 @@ class LocalFolder:
 
     def open(self, name: str) -> BinaryIO:
         return open(self.path / name, "rb")  # noqa: SIM115 - the caller closes it
+
+    def subfolders(self) -> list[Folder]:
+        return [LocalFolder(p) for p in sorted(self.path.iterdir()) if p.is_dir()]
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,13 @@ class S3Folder:
         except self.client.exceptions.NoSuchKey:
             raise FileNotFoundError(self.url(name)) from None
         return body  # type: ignore[return-value]  # a StreamingBody reads like a binary file
+
+    def subfolders(self) -> list[Folder]:
+        found: list[Folder] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"):
+            found += [S3Folder(self.client, self.bucket, p["Prefix"]) for p in page.get("CommonPrefixes", [])]
+        return sorted(found, key=lambda f: f.prefix)  # type: ignore[attr-defined]
 
 
 def locate_export(arg: str, s3_client_factory: object = None) -> Folder:
@@ -103,3 +117,22 @@ def locate_export(arg: str, s3_client_factory: object = None) -> Folder:
     if not path.is_dir():
         raise ExportLocationError(f"{arg}: no such folder (give an export folder, a manifest, or an s3:// URL)")
     return LocalFolder(path)
+
+
+def locate_exports(arg: str, s3_client_factory: object = None) -> list[Folder]:
+    """The export folders an EXPORT argument names: one export, or a series folder holding several.
+
+    A series folder is one whose subfolders (or whose `AWSDynamoDB/` subfolder's subfolders) are exports,
+    as a continuous-incremental-export job leaves them under its prefix.
+    """
+    folder = locate_export(arg, s3_client_factory)
+    if folder.read_bytes("manifest-summary.json") is not None:
+        return [folder]
+    candidates = folder.subfolders()
+    nested = [f for f in candidates if f.url().rstrip("/").endswith("AWSDynamoDB")]
+    if nested:
+        candidates = nested[0].subfolders()
+    exports = [f for f in candidates if f.read_bytes("manifest-summary.json") is not None]
+    if not exports:
+        raise ExportLocationError(f"{arg}: no manifest-summary.json here nor in its subfolders: not an export")
+    return exports

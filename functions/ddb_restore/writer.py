@@ -45,6 +45,7 @@ class WriteCounts:
     items_put: int = 0
     items_deleted: int = 0
     items_rejected: int = 0
+    items_superseded: int = 0  # incremental records skipped: a later change of the same key is in the export
     throttle_retries: int = 0
     unprocessed_retries: int = 0
     server_error_retries: int = 0
@@ -126,6 +127,12 @@ class BatchWriter:
         """Account for a line that never became a record (not JSON, unknown type...)."""
         self.counts.items_rejected += 1
         self.reject(line, reason, raw)
+        if self.progress:
+            self.progress(1, 0)
+
+    def skip_superseded(self) -> None:
+        """Account for a record skipped because a later change of its key wins."""
+        self.counts.items_superseded += 1
         if self.progress:
             self.progress(1, 0)
 

@@ -1,0 +1,235 @@
+"""Export series: a full export and three incrementals from a simulated table history restore to exactly the
+final state; `revert` brings back exactly the earlier states; a broken chain is refused before any write.
+
+The history has inserts, updates, deletes, re-inserts of deleted keys, one key touched in every window, and
+keys with several records inside one export, the older record placed in a later data file.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import KEYS, create_table, dynamodb
+from ddb_restore.cli import main
+from ddb_restore.compare import diff_tables, scan_items
+from ddb_restore.sample import full_records, write_export
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/History"
+TIMES = ["2024-05-01T10:00:00.000Z", "2024-05-01T10:15:00.000Z", "2024-05-01T10:30:00.000Z", "2024-05-01T10:45:00.000Z"]
+
+Item = dict[str, Any]
+
+
+def item(pk: str, sk: int, version: int, **extra: Any) -> Item:
+    return {"pk": {"S": pk}, "sk": {"N": str(sk)}, "version": {"N": str(version)}, **extra}
+
+
+def key(i: Item) -> tuple[str, str]:
+    return (i["pk"]["S"], i["sk"]["N"])
+
+
+def change(old: Item | None, new: Item | None, micros: int, keys_of: Item) -> str:
+    record: dict[str, Any] = {
+        "Metadata": {"WriteTimestampMicros": {"N": str(micros)}},
+        "Keys": {k: keys_of[k] for k in KEYS},
+    }
+    if old is not None:
+        record["OldImage"] = old
+    if new is not None:
+        record["NewImage"] = new
+    return json.dumps(record)
+
+
+class History:
+    """A table's life: a full export at TIMES[0], then one incremental export per window."""
+
+    def __init__(self) -> None:
+        self.state: dict[tuple[str, str], Item] = {}
+        for n in range(40):
+            i = item(f"user#{n % 7}", n, 1, blob={"B": "AP8A/w=="}, big={"N": "12345678901234567890123456789012345678"})
+            self.state[key(i)] = i
+        self.snapshots = [dict(self.state)]
+        self.windows: list[list[str]] = []
+        self.micros = 1_714_557_600_000_000
+
+    def window(self, updates: list[int], deletes: list[int], inserts: list[int], twice: list[int]) -> None:
+        """Apply one window of changes; `twice` keys are updated twice, the older record written after the newer."""
+        lines: list[str] = []
+        for n in updates + inserts:
+            k = (f"user#{n % 7}", str(n))
+            old = self.state.get(k)
+            new = item(k[0], n, (int(old["version"]["N"]) + 1) if old else 1, note={"S": f"window {len(self.windows)}"})
+            self.micros += 10
+            lines.append(change(old, new, self.micros, new))
+            self.state[k] = new
+        for n in deletes:
+            k = (f"user#{n % 7}", str(n))
+            old = self.state.pop(k)
+            self.micros += 10
+            lines.append(change(old, None, self.micros, old))
+        for n in twice:
+            k = (f"user#{n % 7}", str(n))
+            old = self.state[k]
+            first = item(k[0], n, 90, note={"S": "first of two"})
+            last = item(k[0], n, 91, note={"S": "second of two"})
+            self.micros += 10
+            older = change(old, first, self.micros, old)
+            self.micros += 10
+            newer = change(first, last, self.micros, old)
+            lines[0:0] = [newer, older]  # newer at position 0 (file 0), older at 1 (file 1): order is not time
+            self.state[k] = last
+        self.windows.append(lines)
+        self.snapshots.append(dict(self.state))
+
+
+@pytest.fixture
+def history() -> History:
+    h = History()
+    h.window(updates=[1, 2, 3], deletes=[4, 5], inserts=[100, 101], twice=[6])
+    h.window(updates=[1, 100], deletes=[2, 101], inserts=[4, 102], twice=[7])  # 4: re-insert of a deleted key
+    h.window(updates=[1, 4], deletes=[100], inserts=[5, 103], twice=[1 + 7 * 3])  # 1 touched in every window
+    return h
+
+
+@pytest.fixture
+def exports(tmp_path: Path, history: History) -> list[Path]:
+    folders = [
+        write_export(
+            tmp_path, full_records(history.snapshots[0].values()), export_id="01714557600000-full", table_arn=TABLE_ARN
+        )
+    ]
+    for n, lines in enumerate(history.windows):
+        folders.append(
+            write_export(
+                tmp_path,
+                lines,
+                export_id=f"0171455{n + 1}000000-inc{n + 1}",
+                table_arn=TABLE_ARN,
+                files=2,
+                empty_files=0,
+                incremental={
+                    "exportFromTime": TIMES[n],
+                    "exportToTime": TIMES[n + 1],
+                    "outputView": "NEW_AND_OLD_IMAGES",
+                },
+            )
+        )
+    return folders
+
+
+@pytest.fixture
+def table(dynalite: str) -> str:
+    return create_table(dynamodb(dynalite), f"s-{uuid.uuid4().hex[:8]}")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def table_state(table: str) -> list[Item]:
+    return scan_items(dynamodb(), table)
+
+
+def test_a_full_export_and_three_incrementals_restore_the_final_history_state(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shuffled = [exports[2], exports[0], exports[3], exports[1]]  # given out of order: sorted by their times
+    report = tmp_path / "report.json"
+    code, out, _ = run(capsys, "run", *map(str, shuffled), "--table", table, "--report", str(report))
+    assert code == 0, out
+    assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
+    order = [line.split()[-1].rsplit("/", 1)[-1] for line in out.splitlines() if line.startswith("export ")]
+    assert order == ["01714557600000-full", "01714551000000-inc1", "01714552000000-inc2", "01714553000000-inc3"]
+    assert json.loads(report.read_text())["items_superseded"] == 3  # the older of each doubled key
+
+
+def test_a_series_folder_is_one_argument(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    series_folder = exports[0].parent.parent  # .../exports, holding AWSDynamoDB/<id>/ for each export
+    code, out, _ = run(capsys, "run", str(series_folder), "--table", table)
+    assert code == 0, out
+    assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
+
+
+def test_revert_brings_back_each_earlier_state(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "run", *map(str, exports), "--table", table)[0] == 0
+    code, out, _ = run(capsys, "revert", str(exports[3]), "--table", table)
+    assert code == 0, out
+    assert diff_tables(history.snapshots[2].values(), table_state(table), KEYS) == []
+    code, out, _ = run(capsys, "revert", str(exports[1]), str(exports[2]), "--table", table)  # newest first
+    assert code == 0, out
+    assert diff_tables(history.snapshots[0].values(), table_state(table), KEYS) == []
+
+
+def test_incrementals_from_a_restored_state_need_from_incremental(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "run", str(exports[0]), "--table", table)[0] == 0
+    code, _, err = run(capsys, "run", str(exports[1]), "--table", table)
+    assert code == 2 and "no full export comes before it" in err and "--from-incremental" in err
+    code, out, _ = run(capsys, "run", str(exports[1]), str(exports[2]), "--table", table, "--from-incremental")
+    assert code == 0, out
+    assert diff_tables(history.snapshots[2].values(), table_state(table), KEYS) == []
+
+
+def edit_summary(folder: Path, **fields: Any) -> None:
+    path = folder / "manifest-summary.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+    for checksum in folder.glob("manifest-summary.*"):
+        if checksum.suffix != ".json":
+            checksum.unlink()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda e: edit_summary(e[2], exportFromTime="2024-05-01T10:20:00.000Z"), "a gap between"),
+        (lambda e: edit_summary(e[2], exportFromTime="2024-05-01T10:10:00.000Z"), "an overlap between"),
+        (
+            lambda e: edit_summary(e[2], tableArn="arn:aws:dynamodb:us-east-1:111122223333:table/Other"),
+            "different tables",
+        ),
+        (lambda e: edit_summary(e[1], exportType="FULL_EXPORT", exportTime=TIMES[1]), "are both full exports"),
+    ],
+    ids=["gap", "overlap", "other-table", "two-fulls"],
+)
+def test_a_broken_chain_is_refused_before_any_write(
+    table: str, exports: list[Path], capsys: pytest.CaptureFixture[str], breakage: Any, message: str
+) -> None:
+    breakage(exports)
+    code, _, err = run(capsys, "run", *map(str, exports), "--table", table)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert table_state(table) == []
+
+
+def test_allow_gaps_applies_a_series_with_a_gap(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_summary(exports[2], exportFromTime="2024-05-01T10:20:00.000Z")
+    code, out, _ = run(capsys, "run", *map(str, exports), "--table", table, "--allow-gaps")
+    assert code == 0, out
+    assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
+
+
+def test_a_new_image_export_applies_but_cannot_be_reverted(
+    table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for folder in exports[1:]:
+        edit_summary(folder, outputView="NEW_IMAGE")
+    code, out, _ = run(capsys, "run", *map(str, exports), "--table", table)
+    assert code == 0, out
+    code, _, err = run(capsys, "revert", str(exports[3]), "--table", table)
+    assert code == 2 and "outputView NEW_IMAGE" in err and "cannot be undone" in err
+    assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
