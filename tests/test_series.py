@@ -233,3 +233,23 @@ def test_a_new_image_export_applies_but_cannot_be_reverted(
     code, _, err = run(capsys, "revert", str(exports[3]), "--table", table)
     assert code == 2 and "outputView NEW_IMAGE" in err and "cannot be undone" in err
     assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
+
+
+def test_skip_newer_leaves_items_that_live_writes_made_newer(
+    table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = [item("user#1", n, 5) for n in range(30)]
+    client = dynamodb()
+    live = {**item("user#1", 3, 9), "note": {"S": "written live after the export"}}
+    older = {**item("user#1", 4, 2), "note": {"S": "older than the export"}}
+    client.put_item(TableName=table, Item=live)
+    client.put_item(TableName=table, Item=older)
+    export = write_export(tmp_path, full_records(items), files=2, empty_files=0)
+    report = tmp_path / "r.json"
+    code, out, _ = run(capsys, "run", str(export), "--table", table, "--skip-newer", "version", "--report", str(report))
+    assert code == 0, out
+    assert "one conditional PutItem per record" in out
+    expected = [live if key(i) == key(live) else i for i in items]
+    assert diff_tables(expected, table_state(table), KEYS) == []
+    counts = json.loads(report.read_text())
+    assert (counts["items_put"], counts["items_skipped_newer"]) == (29, 1)

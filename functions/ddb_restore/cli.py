@@ -129,6 +129,12 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apply a series even where an export does not start where the one before ended",
     )
+    command.add_argument(
+        "--skip-newer",
+        metavar="ATTR",
+        help="leave an item alone when the table holds a version whose numeric ATTR is larger "
+        "(conditional single-item writes: for tables that also take live writes)",
+    )
     command.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
 
 
@@ -156,6 +162,12 @@ def _run(args: argparse.Namespace) -> int:
     plan = make_plan(exports, table, args.max_wcu)
     for line in plan.lines():
         print(line, flush=True)
+    if args.skip_newer:
+        print(
+            f"--skip-newer {args.skip_newer}: one conditional PutItem per record instead of 25-item batches "
+            "(more requests, same write units); deletes are applied as they are",
+            flush=True,
+        )
     if args.dry_run:
         print("dry run: nothing written")
         return EXIT_OK
@@ -167,6 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         max_wcu=args.max_wcu,
         retry=RetryPolicy(max_total=args.retry_seconds),
         revert=reverting,
+        skip_newer=args.skip_newer,
     )
     try:
         with Progress(plan.items) as progress:

@@ -42,6 +42,7 @@ class RunSettings:
     retry: RetryPolicy | None = None
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
     revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
+    skip_newer: str | None = None  # conditional writes: keep items whose numeric attribute is newer
 
 
 def _deadline(seconds: float | None) -> Callable[[int], bool]:
@@ -74,6 +75,7 @@ def _restore_file(
         budget=budget,
         retry=settings.retry,
         progress=progress,
+        skip_newer=settings.skip_newer,
     )
     parser = parser_for(export, table, revert=settings.revert)
     transient_failures = 0

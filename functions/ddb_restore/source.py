@@ -16,6 +16,7 @@ from collections.abc import Generator
 from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError
+from urllib3.exceptions import HTTPError as URLLib3Error
 
 from .errors import DataFileError
 from .export import DataFile
@@ -80,7 +81,7 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator
         raise DataFileError(url, f"corrupt gzip data after line {line_no} ({err})") from None
     except EOFError:
         raise DataFileError(url, f"truncated: the gzip stream ends after line {line_no}") from None
-    except (OSError, BotoCoreError) as err:
+    except (OSError, BotoCoreError, URLLib3Error) as err:  # urllib3's: what botocore lets through (SSLError...)
         raise DataFileError(url, f"read failed after line {line_no} ({err})", transient=True) from None
     finally:
         raw.close()

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import RestoreError
 from .limiter import WriteBudget
 from .records import Record, key_of, write_units
-from .retry import RetryPolicy, classify
+from .retry import RetryPolicy, RetryStreak, classify
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,6 +46,7 @@ class WriteCounts:
     items_deleted: int = 0
     items_rejected: int = 0
     items_superseded: int = 0  # incremental records skipped: a later change of the same key is in the export
+    items_skipped_newer: int = 0  # --skip-newer: the table already held a newer version
     throttle_retries: int = 0
     unprocessed_retries: int = 0
     server_error_retries: int = 0
@@ -90,6 +91,7 @@ class BatchWriter:
         budget: WriteBudget | None = None,
         retry: RetryPolicy | None = None,
         progress: ProgressFn | None = None,
+        skip_newer: str | None = None,
     ) -> None:
         self.client = client
         self.table = table
@@ -98,6 +100,7 @@ class BatchWriter:
         self.budget = budget
         self.retry = retry or RetryPolicy()
         self.progress = progress
+        self.skip_newer = skip_newer  # a numeric attribute: keep the table's item when its value is larger
         self.counts = WriteCounts()
         self._pending: list[Record] = []
         self._keys: set[tuple[str, ...]] = set()
@@ -144,6 +147,9 @@ class BatchWriter:
         self._unapplied_from = None
 
     def _write(self, batch: list[Record]) -> None:
+        if self.skip_newer:
+            self._write_conditional(batch)
+            return
         streak = self.retry.streak()
         pending = batch
         while pending:
@@ -153,19 +159,9 @@ class BatchWriter:
             try:
                 response = self.client.batch_write_item(RequestItems={self.table: [_request(r) for r in pending]})
             except (ClientError, BotoCoreError) as error:
-                if self.budget:
-                    self.budget.refund(units)
-                kind = classify(error)
-                if kind == "throttle":
-                    self.counts.throttle_retries += 1
-                elif kind == "server":
-                    self.counts.server_error_retries += 1
-                elif isinstance(error, ClientError) and error.response["Error"].get("Code") == "ValidationException":
-                    self._isolate(pending, error)
+                if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
+                    self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
                     return
-                else:
-                    raise RestoreError(f"BatchWriteItem on table {self.table} failed: {_error_text(error)}") from None
-                streak.wait(_error_text(error))
                 continue
             self.counts.batches += 1
             leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -187,6 +183,63 @@ class BatchWriter:
                 if done:
                     streak.progress()
                 streak.wait(f"{len(pending)} UnprocessedItems")
+
+    def _failed(self, error: Exception, units: int, streak: RetryStreak, operation: str) -> str:
+        """After a failed call: give back its units; wait before a retry of throttling or a server error and
+        return "retry"; return the error code the caller handles (ValidationException,
+        ConditionalCheckFailedException); raise RestoreError for anything else."""
+        if self.budget:
+            self.budget.refund(units)
+        kind = classify(error)
+        if kind in ("throttle", "server"):
+            if kind == "throttle":
+                self.counts.throttle_retries += 1
+            else:
+                self.counts.server_error_retries += 1
+            streak.wait(_error_text(error))
+            return "retry"
+        code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
+        if code in ("ValidationException", "ConditionalCheckFailedException"):
+            return code
+        raise RestoreError(f"{operation} on table {self.table} failed: {_error_text(error)}") from None
+
+    def _write_conditional(self, batch: list[Record]) -> None:
+        """--skip-newer: one conditional write per record, so an item whose attribute is newer in the table
+        stays as it is. A delete carries no attribute to compare and is applied as it is."""
+        assert self.skip_newer is not None
+        for record in batch:
+            streak = self.retry.streak()
+            extra: dict[str, Any] = {}
+            value = record.item.get(self.skip_newer)
+            if record.op == "put" and isinstance(value, dict) and "N" in value:
+                extra = {
+                    "ConditionExpression": "attribute_not_exists(#a) OR #a <= :v",
+                    "ExpressionAttributeNames": {"#a": self.skip_newer},
+                    "ExpressionAttributeValues": {":v": value},
+                }
+            while True:
+                units = write_units(record.size)
+                if self.budget:
+                    self.budget.acquire(units)
+                try:
+                    if record.op == "put":
+                        self.client.put_item(TableName=self.table, Item=record.item, **extra)
+                    else:
+                        self.client.delete_item(TableName=self.table, Key=record.item)
+                except (ClientError, BotoCoreError) as error:
+                    outcome = self._failed(error, units, streak, "PutItem" if record.op == "put" else "DeleteItem")
+                    if outcome == "retry":
+                        continue
+                    if outcome == "ConditionalCheckFailedException":
+                        self.counts.items_skipped_newer += 1
+                    else:
+                        self.counts.items_rejected += 1
+                        self.reject(record.line, _error_text(error), record.raw)
+                    if self.progress:
+                        self.progress(1, 0)
+                    break
+                self._applied([record])
+                break
 
     def _applied(self, records: list[Record]) -> None:
         units = 0
