@@ -216,3 +216,41 @@ def test_ddb_restore_start_exits_non_zero_with_the_cause_when_the_restore_fails(
     assert code == 1
     assert "error: execution FAILED: PlanRefused: table 'NotAllowed' is not one this stack writes" in err
     assert "Traceback" not in err
+
+
+def test_a_series_given_out_of_order_is_applied_in_time_order_by_the_state_machines(
+    aws: LocalAws, tmp_path: Path
+) -> None:
+    items = sample_items(40, large=False)
+    write_export(tmp_path / "src", full_records(items), export_id=EXPORT_ID)
+    updated = {**items[0], "name": {"S": "changed twice, this one wins"}}
+    stale = {**items[0], "name": {"S": "older change in a later file"}}
+
+    def record(new: dict[str, Any] | None, micros: int, keys: dict[str, Any]) -> str:
+        doc: dict[str, Any] = {"Metadata": {"WriteTimestampMicros": {"N": str(micros)}}, "Keys": keys}
+        if new is not None:
+            doc["NewImage"] = new
+        return json.dumps(doc)
+
+    keys0 = {k: items[0][k] for k in KEYS}
+    keys1 = {k: items[1][k] for k in KEYS}
+    lines = [record(updated, 20, keys0), record(stale, 10, keys0), record(None, 15, keys1)]
+    write_export(
+        tmp_path / "src",
+        lines,
+        export_id="01700000000900-incr0001",
+        files=2,
+        empty_files=0,
+        incremental={"exportFromTime": "2024-05-01T10:00:00.000Z", "exportToTime": "2024-05-01T10:15:00.000Z"},
+    )
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    upload_folder(s3, tmp_path / "src", BUCKET, "")
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy()
+    incremental = "exports/AWSDynamoDB/01700000000900-incr0001/manifest-summary.json"
+    execution = restore(deployed, "series", manifestKey=None, manifestKeys=[incremental, MANIFEST])
+    assert execution["status"] == "SUCCEEDED", execution
+    assert diff_tables([updated, *items[2:]], table_items(), KEYS) == []
+    got = report(deployed, "series")
+    assert (got["items_put"], got["items_deleted"], got["items_superseded"]) == (41, 1, 1)
