@@ -15,11 +15,12 @@ import zlib
 from collections.abc import Generator
 from typing import BinaryIO
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError as URLLib3Error
 
 from .errors import DataFileError
 from .export import DataFile
+from .retry import classify
 from .storage import Folder
 
 __all__ = ["read_lines", "MAX_LINE_BYTES"]
@@ -62,6 +63,8 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator
         raw = folder.open(file.name)
     except FileNotFoundError:
         raise DataFileError(url, "data file named in manifest-files.json does not exist") from None
+    except (ClientError, BotoCoreError) as err:  # retries used up (SlowDown, 5xx), AccessDenied, KMS...
+        raise DataFileError(url, f"cannot be read ({err})", transient=classify(err) is not None) from None
     reader = _HashingReader(raw)
     line_no = 0
     try:
