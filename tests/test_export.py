@@ -266,12 +266,12 @@ def test_a_folder_without_manifest_files_json_is_a_manifest_error(tmp_path: Path
     assert "manifest-files.json" in str(info.value)
 
 
-def test_an_ion_export_is_unsupported_and_says_so(tmp_path: Path) -> None:
+def test_an_unknown_output_format_is_unsupported_and_says_so(tmp_path: Path) -> None:
     folder = make_export(tmp_path, checksum="none")
-    edit_summary(folder, outputFormat="ION")
+    edit_summary(folder, outputFormat="PARQUET")
     with pytest.raises(UnsupportedExport) as info:
         load_export(LocalFolder(folder))
-    assert "'ION'" in str(info.value)
+    assert "'PARQUET'" in str(info.value) and "DYNAMODB_JSON, ION" in str(info.value)
 
 
 def test_an_unknown_export_type_is_unsupported(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ __all__ = ["DataFile", "Export", "load_export", "relative_data_key", "md5_matche
 
 FULL_EXPORT = "FULL_EXPORT"
 INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
-READABLE_FORMATS = ("DYNAMODB_JSON",)
+READABLE_FORMATS = ("DYNAMODB_JSON", "ION")
 
 
 @dataclass(frozen=True)

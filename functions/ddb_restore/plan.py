@@ -8,7 +8,6 @@ sampled records' write units (1 KB rounding) by 1 + the GSIs whose keys each rec
 
 from __future__ import annotations
 
-import json
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
 from .export import Export
-from .records import RecordParser, write_units
+from .records import RecordParser, decoder_for, write_units
 from .source import read_lines
 
 if TYPE_CHECKING:
@@ -81,7 +80,12 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
 
 def parser_for(export: Export, table: TargetTable, *, revert: bool = False) -> RecordParser:
     """The parser for this export's format and kind; `revert` undoes an incremental export's changes."""
-    return RecordParser(incremental=export.incremental, key_names=table.key_names, revert=revert)
+    return RecordParser(
+        incremental=export.incremental,
+        key_names=table.key_names,
+        decode=decoder_for(export.output_format),
+        revert=revert,
+    )
 
 
 def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]:
@@ -118,9 +122,9 @@ def sample_units(export: Export, table: TargetTable) -> tuple[float, int]:
             except RecordError as err:
                 first_error = first_error or f"{where}: {err}"
                 if "key attribute" in str(err):
-                    _check_key_types(json.loads(text), export.incremental, table, where)
+                    _check_key_types(parser.decode(text), export.incremental, table, where)
             else:
-                _check_key_types(json.loads(text), export.incremental, table, where)
+                _check_key_types(parser.decode(text), export.incremental, table, where)
                 indexes = sum(all(k in record.item for k in keys) for _, keys in table.gsis)
                 units += write_units(record.size) * (1 + (indexes if record.op == "put" else 0))
                 sampled += 1

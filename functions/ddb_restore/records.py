@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from .errors import RecordError
 
-__all__ = ["Record", "RecordParser", "decode_json_line", "item_size", "key_of", "write_units"]
+__all__ = ["Record", "RecordParser", "decode_json_line", "decoder_for", "item_size", "key_of", "write_units"]
 
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
@@ -153,6 +153,15 @@ def decode_json_line(line: bytes) -> Any:
         raise RecordError("line is not UTF-8") from None
     except json.JSONDecodeError as err:
         raise RecordError(f"not JSON ({err.msg} at column {err.colno})") from None
+
+
+def decoder_for(output_format: str) -> Callable[[bytes], Any]:
+    """The line decoder of an export's `outputFormat`: both give the same DynamoDB JSON documents."""
+    if output_format == "ION":
+        from .ion import decode_ion_line
+
+        return decode_ion_line
+    return decode_json_line
 
 
 class RecordParser:

@@ -82,13 +82,20 @@ def write_export(
     empty_files: int = 1,
     incremental: dict[str, Any] | None = None,
     checksum: str = "md5-hex",
+    output_format: str = "DYNAMODB_JSON",
 ) -> Path:
     """Write an export folder `root/<prefix>/AWSDynamoDB/<export_id>/` holding `records` (JSON lines).
 
     `incremental`, when given, is merged into the summary (exportFromTime, exportToTime, outputView) and
     marks the export incremental. `checksum` picks the manifest checksum file: "md5-hex" (manifest-files.md5,
-    hex), "checksum-b64" (manifest-files.checksum, base64) or "none". Returns the export folder.
+    hex), "checksum-b64" (manifest-files.checksum, base64) or "none". `output_format` "ION" writes the same
+    records as Amazon Ion text (`.ion.gz`), as an ION export would. Returns the export folder.
     """
+    if output_format == "ION":
+        from .ion import encode_ion_line
+
+        records = [encode_ion_line(json.loads(record)) for record in records]
+    extension = ".ion.gz" if output_format == "ION" else ".json.gz"
     folder = root / prefix / "AWSDynamoDB" / export_id
     (folder / "data").mkdir(parents=True, exist_ok=True)
     (folder / "_started").write_bytes(b"")
@@ -99,7 +106,7 @@ def write_export(
     manifest_lines = []
     for n, shard in enumerate(shards):
         body = _gzip(shard)
-        name = f"data/{hashlib.sha1(f'{export_id}{n}'.encode()).hexdigest()[:26]}.json.gz"
+        name = f"data/{hashlib.sha1(f'{export_id}{n}'.encode()).hexdigest()[:26]}{extension}"
         (folder / name).write_bytes(body)
         manifest_lines.append(
             json.dumps(
@@ -128,7 +135,7 @@ def write_export(
         "manifestFilesS3Key": key_prefix + "manifest-files.json",
         "billedSizeBytes": sum(len(r) for r in records),
         "itemCount": len(records),
-        "outputFormat": "DYNAMODB_JSON",
+        "outputFormat": output_format,
     }
     if incremental:
         summary.update({"exportType": "INCREMENTAL_EXPORT", **incremental})

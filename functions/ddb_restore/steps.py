@@ -26,7 +26,7 @@ from .errors import DataFileError, RestoreError, RetryBoundExceeded
 from .export import DataFile, load_export
 from .limiter import WriteBudget
 from .plan import describe_target, make_plan, parser_for
-from .records import RecordParser
+from .records import RecordParser, decoder_for
 from .rejects import RejectsFile
 from .report import FileResult, build_report
 from .retry import RetryPolicy
@@ -109,6 +109,7 @@ def plan_execution(
                 "prefix": export.folder.prefix,
                 "exportId": export.folder.prefix.rstrip("/").rsplit("/", 1)[-1],
                 "incremental": export.incremental,
+                "format": export.output_format,
                 "filesKey": store.files_key(index),
                 "supersededKey": store.key(f"exports/{index}/superseded.json") if winners else None,
                 "files": len(files),
@@ -183,7 +184,11 @@ def write_file_chunk(
         def should_stop(lines: int) -> bool:
             return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= lines
 
-        parser = RecordParser(incremental=bool(export["incremental"]), key_names=key_names)
+        parser = RecordParser(
+            incremental=bool(export["incremental"]),
+            key_names=key_names,
+            decode=decoder_for(export.get("format", "DYNAMODB_JSON")),
+        )
         winners = _winners(store, export.get("supersededKey"))
         try:
             chunk = write_chunk(
