@@ -137,7 +137,7 @@ def _parse_files(folder: Folder, data: bytes, export_id: str | None) -> tuple[Da
             continue
         try:
             entry = json.loads(line)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise ManifestError(f"{where}:{line_no}: not JSON ({err})") from None
         if not isinstance(entry, dict):
             raise ManifestError(f"{where}:{line_no}: each line must be a JSON object")
@@ -165,7 +165,7 @@ def load_export(folder: Folder) -> Export:
     checks = [_checksum_file(folder, "manifest-summary.json", summary_bytes)]
     try:
         summary = json.loads(summary_bytes)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ManifestError(f"{folder.url('manifest-summary.json')}: not JSON ({err})") from None
     if not isinstance(summary, dict):
         raise ManifestError(f"{folder.url('manifest-summary.json')}: must be a JSON object")

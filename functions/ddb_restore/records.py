@@ -27,7 +27,7 @@ AttributeMap = dict[str, Any]
 # DynamoDB's number syntax: optional sign, digits with an optional point, optional exponent.
 # NaN, Infinity, hex, empty strings and JSON numbers (not strings) are refused here with a clear reason;
 # precision and exponent range are left to DynamoDB, whose refusal lands in the rejects output.
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # ASCII: no other scripts' digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +189,12 @@ class RecordParser:
 
     def parse(self, line: bytes, line_no: int) -> Record:
         """Parse one line; raise RecordError with the reason when the line is not a valid record."""
-        return self.parse_document(self.decode(line), line_no, line)
+        try:
+            return self.parse_document(self.decode(line), line_no, line)
+        except RecursionError:  # DynamoDB allows 32 levels; a line nested hundreds deep is not a record
+            raise RecordError("nested too deeply to be a DynamoDB item") from None
+        except UnicodeEncodeError:  # json.loads lets lone surrogates (\ud800) through; UTF-8 cannot hold them
+            raise RecordError("a string holds a lone UTF-16 surrogate: not valid Unicode") from None
 
     def parse_document(self, doc: Any, line_no: int, raw: bytes) -> Record:
         """A decoded line → its Record (RecordError with the reason when it is not a valid record)."""

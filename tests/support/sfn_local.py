@@ -394,7 +394,8 @@ def enforce_map_failure_tolerance() -> Iterator[None]:
 @contextlib.contextmanager
 def fix_describe_map_run() -> Iterator[None]:
     """``DescribeMapRun`` looks through every execution's worker, and crashes (AttributeError) on the first
-    execution that has none yet or any more (e.g. a child started by ``startExecution``): skip those."""
+    execution that has none yet or any more (e.g. a child started by ``startExecution``): skip those.
+    ``ListMapRuns`` crashes the same way on an execution whose worker has not started yet: no Map Runs."""
     from moto.stepfunctions.parser.api import ResourceNotFound
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -406,7 +407,16 @@ def fix_describe_map_run() -> Iterator[None]:
                 return dict(record.describe())
         raise ResourceNotFound()
 
-    with _patched(StepFunctionsParserBackend, "describe_map_run", describe_map_run):
+    def list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        execution = self.describe_execution(execution_arn=execution_arn)
+        env = getattr(getattr(execution, "exec_worker", None), "env", None)
+        records = env.map_run_record_pool_manager.get_all() if env is not None else []
+        return {"mapRuns": [record.list_item() for record in records]}
+
+    with (
+        _patched(StepFunctionsParserBackend, "describe_map_run", describe_map_run),
+        _patched(StepFunctionsParserBackend, "list_map_runs", list_map_runs),
+    ):
         yield
 
 
