@@ -30,6 +30,7 @@ from ddb_restore.records import RecordParser, item_size, key_of
 from ddb_restore.sample import full_records, sample_items, write_export
 from ddb_restore.source import MAX_LINE_BYTES, read_lines
 from ddb_restore.storage import LocalFolder
+from support.shapes import as_sent_map
 
 KEYS = ("pk", "sk")
 EXPORT_ID = "01700000000000-abcdef12"
@@ -135,24 +136,6 @@ def items(draw: st.DrawFn) -> dict[str, Any]:
     pk, sk = draw(key_values)
     rest = draw(st.dictionaries(names.filter(lambda n: n not in KEYS), values, max_size=8))
     return {"pk": pk, "sk": sk, **rest}
-
-
-def as_sent(value: Any) -> Any:
-    """What the parser must give for an export value: B and BS base64-decoded to bytes, everything else as is."""
-    ((tag, inner),) = value.items()
-    if tag == "B":
-        return {"B": base64.b64decode(inner)}
-    if tag == "BS":
-        return {"BS": [base64.b64decode(b) for b in inner]}
-    if tag == "L":
-        return {"L": [as_sent(v) for v in inner]}
-    if tag == "M":
-        return {"M": {name: as_sent(v) for name, v in inner.items()}}
-    return value
-
-
-def as_sent_map(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: as_sent(value) for name, value in item.items()}
 
 
 def least_size(attributes: dict[str, Any]) -> int:

@@ -13,31 +13,13 @@ import pytest
 from ddb_restore.errors import RecordError
 from ddb_restore.records import Record, RecordParser, item_size, key_of, write_units
 from ddb_restore.sample import full_records, incremental_records, sample_items
+from support.shapes import as_sent_map
 
 KEYS = ("pk", "sk")
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def as_sent(value: Any) -> Any:
-    """What botocore's low-level client expects for an export attribute value: B and BS as bytes, rest as is."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag == "B":
-            return {"B": base64.b64decode(inner)}
-        if tag == "BS":
-            return {"BS": [base64.b64decode(b) for b in inner]}
-        if tag == "L":
-            return {"L": [as_sent(v) for v in inner]}
-        if tag == "M":
-            return {"M": {k: as_sent(v) for k, v in inner.items()}}
-    return value
-
-
-def as_sent_map(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: as_sent(value) for name, value in item.items()}
 
 
 def full_line(item: dict[str, Any]) -> bytes:

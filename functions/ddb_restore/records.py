@@ -210,22 +210,19 @@ class RecordParser:
         return Record("put", item, self._key(item, "Item"), size, line_no, raw)
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
-        timestamp = self._timestamp(doc.get("Metadata"))
-        if doc.get("NewImage") is not None:
-            item, size = _convert_map(doc["NewImage"], "NewImage")
-            return Record("put", item, self._key(item, "NewImage"), size, line_no, line, timestamp)
-        if "Keys" not in doc:
-            raise RecordError("an incremental record must hold 'Keys' or 'NewImage'")
-        keys, size = _convert_map(doc["Keys"], "Keys")
-        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp)
+        return self._change(doc, "NewImage", line_no, line)
 
     def _revert(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
+        return self._change(doc, "OldImage", line_no, line)
+
+    def _change(self, doc: dict[str, Any], image: str, line_no: int, line: bytes) -> Record:
+        """An incremental record: put `image` when the record has it, else delete its `Keys`."""
         timestamp = self._timestamp(doc.get("Metadata"))
-        if doc.get("OldImage") is not None:
-            item, size = _convert_map(doc["OldImage"], "OldImage")
-            return Record("put", item, self._key(item, "OldImage"), size, line_no, line, timestamp)
+        if doc.get(image) is not None:
+            item, size = _convert_map(doc[image], image)
+            return Record("put", item, self._key(item, image), size, line_no, line, timestamp)
         if "Keys" not in doc:
-            raise RecordError("an incremental record must hold 'Keys' to be reverted")
+            raise RecordError(f"an incremental record must hold 'Keys' or '{image}'")
         keys, size = _convert_map(doc["Keys"], "Keys")
         return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp)
 
