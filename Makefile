@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 PY313_BIN ?= /root/.pyenv/versions/3.13.0/bin
 SAM := PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: demo test lint sam-check clean
+.PHONY: demo test lint sam-check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo: $(VENV)/.installed
 	$(PY) demo/demo.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check functions tests demo
+	$(PY) -m ruff check functions tests demo bench
 	$(PY) -m mypy
 
 # The SAM application: cfn-lint, SAM's own validation, and a real `sam build` (python3.13, arm64).
@@ -43,6 +43,12 @@ sam-check: $(VENV)/.installed $(SAM_VENV)/.installed
 
 test: $(VENV)/.installed node_modules/.installed lint sam-check
 	$(PY) -m pytest -q -n 2
+
+# Benchmarks (not tests): each prints its figures as ratios against a baseline run side by side.
+bench: $(VENV)/.installed
+	$(PY) bench/writer_cost.py
+	$(PY) bench/budget.py
+	$(PY) bench/memory.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -23,8 +23,17 @@ __all__ = ["dynamodb_client", "s3_client"]
 def dynamodb_client(
     session: boto3.session.Session | None = None, pool: int = 10, endpoint_url: str | None = None
 ) -> DynamoDBClient:
-    """`endpoint_url` is for tests and the demo; users set AWS_ENDPOINT_URL_DYNAMODB instead."""
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=pool)
+    """`endpoint_url` is for tests and the demo; users set AWS_ENDPOINT_URL_DYNAMODB instead.
+
+    botocore's parameter validation is off: records.py has already checked every value of every item
+    (type tags, shapes, number syntax, base64), and re-checking them value by value cost 44% of the
+    writer's CPU (bench/writer_cost.py). DynamoDB still validates everything it receives.
+    """
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=pool,
+        parameter_validation=False,
+    )
     return (session or boto3.session.Session()).client("dynamodb", config=config, endpoint_url=endpoint_url)
 
 

@@ -16,13 +16,16 @@ __all__ = ["WriteBudget"]
 
 
 class WriteBudget:
-    """At most `rate` write units per second on average, with bursts of up to `burst_seconds` × rate."""
+    """At most `rate` write units per second on average, with bursts of up to `burst_seconds` × rate.
+
+    `start_full=False` starts with no tokens, for a run that must not exceed its budget in its first second."""
 
     def __init__(
         self,
         rate: float,
         *,
         burst_seconds: float = 1.0,
+        start_full: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -33,7 +36,8 @@ class WriteBudget:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._tokens = self.capacity
+        # A run starts empty: a full bucket would let the first second spend two seconds' worth.
+        self._tokens = self.capacity if start_full else 0.0
         self._stamp = clock()
 
     def _refill(self) -> None:

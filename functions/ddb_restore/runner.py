@@ -122,7 +122,7 @@ def restore(
     progress: Progress | None = None,
 ) -> list[FileResult]:
     """Apply `exports` in order to `table`. Returns one result per data file; never raises for a file's failure."""
-    budget = WriteBudget(settings.max_wcu) if settings.max_wcu else None
+    budget = WriteBudget(settings.max_wcu, start_full=False) if settings.max_wcu else None
     results: list[list[FileResult]] = [
         [FileResult(e.url, e.folder.url(f.name), f.item_count) for f in e.files] for e in exports
     ]

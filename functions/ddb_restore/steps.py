@@ -176,7 +176,7 @@ def write_file_chunk(
             table,
             key_names,
             reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
-            budget=WriteBudget(run["fileWcu"]) if run.get("fileWcu") else None,
+            budget=WriteBudget(run["fileWcu"], start_full=False) if run.get("fileWcu") else None,
             # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
             retry=RetryPolicy(max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )

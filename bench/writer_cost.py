@@ -1,0 +1,416 @@
+"""Writer cost per item (issue 6, part 1): our writer against boto3's batch_writer and the plain client.
+
+One gzip DYNAMODB_JSON data file of ~1 KB items (every type: S, N, B, BOOL, NULL, L, M, SS, NS, BS) is written
+into bench/sink.py (a local endpoint that accepts every BatchWriteItem at once, in its own process) by:
+  (a) ours:  `ddb-restore run EXPORT --table T --workers 1`, a subprocess (process start, imports, plan,
+             MD5 and count checks included);
+  (b) naive: json.loads + TypeDeserializer + boto3 `Table.batch_writer()`, a subprocess (bench/_baselines.py);
+  (c) plain: json.loads + `client.batch_write_item` in 25-item batches (B base64-decoded), a subprocess;
+  (d) raw:   the ceiling: each line's bytes spliced into a signed request, no parsing, no checks;
+  (a') what if: (a) again with botocore's parameter validation switched off through an AWS config file
+             (`parameter_validation = false`; the engine unchanged): what that one stage costs us.
+Each child's CPU (user + sys, from wait4) and wall time are measured; items/CPU-s and items/wall-s are
+compared with (b). The sink checks every run: items received, distinct keys, and an order-independent
+fingerprint of the items (sets compared unordered) equal to the export's: "exact" (byte for byte, as text),
+"values" (the same items, but numbers rewritten: 0.2E-8 sent as 2E-9), or "NO".
+Then each stage of a write is timed alone on 2,000 items (µs/item, no profiler), and (a) runs once more in
+this process under cProfile on the first --profile-items items (the worker pool replaced by an inline
+executor, so the profiler sees the writer's thread): top functions, stages and areas.
+
+    .venv/bin/python bench/writer_cost.py [--items 20000] [--repeat 1] [--top 15] [--profile-items 5000]
+                                          [--no-profile]
+
+Target (issue 6): (a) ≥ 6 × (b) in items per CPU-second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import re
+import sys
+import tempfile
+from concurrent.futures import Future
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    DDB_RESTORE,
+    TABLE,
+    Measured,
+    aws_env,
+    check_output,
+    data_files,
+    export_fingerprint,
+    full_lines,
+    make_item,
+    run_measured,
+    table,
+)
+from sink import Sink  # noqa: E402
+
+TARGET = 6.0
+
+
+def build_export(root: Path, lines: list[str]) -> Path:
+    from ddb_restore.sample import write_export
+
+    return write_export(root, lines, files=1, empty_files=0, export_id="01700000000000-writer01")
+
+
+WHAT_IF = "(a') same, botocore validation off"
+
+
+def approaches(folder: Path, work: Path) -> dict[str, list[str]]:
+    data = str(data_files(folder)[0])
+    baselines = str(Path(__file__).resolve().parent / "_baselines.py")
+    ours = [DDB_RESTORE, "run", str(folder), "--table", TABLE, "--workers", "1"]
+    ours += ["--report", str(work / "report.json"), "--rejects", str(work / "rejects.jsonl")]
+    return {
+        "(a) ddb-restore run": ours,
+        WHAT_IF: ours,
+        "(b) naive batch_writer": [baselines, "naive", data, TABLE],
+        "(c) plain client": [baselines, "plain", data, TABLE],
+        "(d) raw ceiling": [baselines, "raw", data, TABLE],
+    }
+
+
+def what_if_env(env: dict[str, str], work: Path) -> dict[str, str]:
+    """(a'): the same command with botocore's parameter validation off, from an AWS config file (botocore
+    reads `parameter_validation` there): what it would save, measured without touching the engine."""
+    config = work / "aws-config-no-validation"
+    config.write_text("[default]\nparameter_validation = false\n")
+    return env | {"AWS_CONFIG_FILE": str(config)}
+
+
+class _InlineExecutor:
+    """Stands in for the runner's ThreadPoolExecutor while profiling: cProfile sees only its own thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __enter__(self) -> _InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, as a pool would
+            future.set_exception(err)
+        return future
+
+
+_AREAS = [
+    ("ddb_restore (ours)", ("/ddb_restore/",)),
+    ("botocore serialize/validate", ("botocore/serialize", "botocore/validate", "botocore/model")),
+    ("botocore parse response", ("botocore/parsers",)),
+    ("botocore sign (auth)", ("botocore/auth", "botocore/signers", "hmac")),
+    ("botocore other (hooks, endpoints...)", ("botocore/",)),
+    ("http: urllib3 / http.client / socket", ("urllib3/", "http/client", "socket", "ssl")),
+    ("json (stdlib)", ("json/",)),
+    ("gzip / zlib", ("gzip", "zlib", "_compression")),
+    ("base64", ("base64", "binascii")),
+]
+
+
+# Cumulative time of the stages of a write (function found by file suffix and name). Nested rows are parts.
+_STAGES = [
+    ("records: line -> Record (RecordParser.parse)", "ddb_restore/records.py", "parse"),
+    ("  of which json.loads", "ddb_restore/records.py", "decode_json_line"),
+    ("  of which type walk, B decode, size", "ddb_restore/records.py", "_convert_map"),
+    ("source: read, gunzip, MD5 (read_lines)", "ddb_restore/source.py", "read_lines"),
+    ("botocore: validate + serialize request", "botocore/client.py", "_convert_to_request_dict"),
+    ("  of which parameter validation", "botocore/validate.py", "validate"),
+    ("  of which JSON serialisation", "botocore/serialize.py", "serialize_to_request"),
+    ("botocore: sign, send, receive", "botocore/client.py", "_make_request"),
+    ("  of which SigV4 signing", "botocore/signers.py", "sign"),
+    ("  of which response parsing", "botocore/parsers.py", "parse"),
+    ("startup: plan (sample, checks)", "ddb_restore/plan.py", "make_plan"),
+    ("startup: DescribeTable etc.", "ddb_restore/plan.py", "describe_target"),
+    ("startup: DynamoDB client creation", "ddb_restore/clients.py", "dynamodb_client"),
+]
+
+
+def _stages(stats: pstats.Stats, total: float) -> str:
+    rows = []
+    entries = stats.stats  # type: ignore[attr-defined]
+    for label, suffix, function in _STAGES:
+        cumulative = sum(
+            v[3] for (filename, _, name), v in entries.items() if filename.endswith(suffix) and name == function
+        )
+        rows.append((label, cumulative, f"{cumulative / total:.0%}"))
+    return table(["stage (cumulative time)", "s", "share"], rows)
+
+
+def stage_costs(data_file: Path, items: int) -> str:
+    """Each stage of a write timed alone on the file's first `items` lines (process_time, no profiler): µs/item."""
+    import gzip
+    import time
+
+    import boto3
+    from botocore import serialize
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from botocore.validate import ParamValidator
+
+    from ddb_restore.records import RecordParser
+
+    def timed(fn: Any) -> float:
+        started = time.process_time()
+        fn()
+        return (time.process_time() - started) / len(raw) * 1e6
+
+    with gzip.open(data_file, "rb") as f:
+        raw = [line for _, line in zip(range(items), f, strict=False)]
+    parser = RecordParser(incremental=False, key_names=("pk", "sk"))
+    records = [parser.parse(line, n) for n, line in enumerate(raw, 1)]
+    batches = [
+        {"RequestItems": {TABLE: [{"PutRequest": {"Item": r.item}} for r in records[i : i + 25]]}}
+        for i in range(0, len(records), 25)
+    ]
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    operation = client.meta.service_model.operation_model("BatchWriteItem")
+    shape = operation.input_shape
+    bare = serialize.create_serializer("json", include_validation=False)
+    bodies = [bare.serialize_to_request(b, operation)["body"] for b in batches]
+    signer = SigV4Auth(Credentials("x", "x"), "dynamodb", "us-east-1")
+
+    def sign_all() -> None:
+        for body in bodies:
+            request = AWSRequest("POST", "http://127.0.0.1/", data=body, headers={"X-Amz-Target": "x"})
+            signer.add_auth(request)
+
+    def gunzip() -> None:
+        with gzip.open(data_file, "rb") as f:
+            for _, _line in zip(range(items), f, strict=False):
+                pass
+
+    rows = [
+        ("gunzip + readline", timed(gunzip)),
+        ("json.loads of the line", timed(lambda: [json.loads(line) for line in raw])),
+        (
+            "RecordParser.parse (json.loads + type walk, B decode, size)",
+            timed(lambda: [parser.parse(x, 1) for x in raw]),
+        ),
+        (
+            "botocore parameter validation (ParamValidator)",
+            timed(lambda: [ParamValidator().validate(b, shape) for b in batches]),
+        ),
+        (
+            "botocore JSON serialisation (no validation)",
+            timed(lambda: [bare.serialize_to_request(b, operation) for b in batches]),
+        ),
+        ("SigV4 signing (per item, 25 a request)", timed(sign_all)),
+    ]
+    return table(["stage, alone", "µs/item"], rows)
+
+
+def _area(filename: str, name: str) -> str:
+    where = f"{filename} {name}"
+    for area, needles in _AREAS:
+        if any(n in where for n in needles):
+            return area
+    return "other"
+
+
+def profile_ours(folder: Path, work: Path, endpoint: str, top: int) -> tuple[float, str]:
+    import ddb_restore.runner as runner
+    from ddb_restore.cli import main
+
+    env = aws_env(endpoint)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    runner.ThreadPoolExecutor = _InlineExecutor  # type: ignore[assignment,misc]
+    argv = ["run", str(folder), "--table", TABLE, "--workers", "1", "--rejects", str(work / "rejects-profile.jsonl")]
+    profiler = cProfile.Profile()
+    sink_out = io.StringIO()
+    try:
+        with redirect_stdout(sink_out), redirect_stderr(sink_out):
+            profiler.enable()
+            status = main(argv)
+            profiler.disable()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if status != 0:
+        raise SystemExit(f"profiled run exited {status}:\n{sink_out.getvalue()[-2000:]}")
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats("cumulative").print_stats(top)
+    cumulative = _trim(out.getvalue())
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(top)
+    own = _trim(out.getvalue())
+    areas: dict[str, float] = {}
+    for (filename, _, name), (_, _, tottime, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if filename == "~" and "socket" not in name and callers:
+            # a builtin (isinstance, dict.get, md5.update, zlib...): its time goes to its callers' areas
+            weight = sum(c[2] for c in callers.values()) or float(len(callers))
+            for (caller_file, _, caller_name), c in callers.items():
+                area = _area(caller_file, caller_name)
+                share = (c[2] if sum(x[2] for x in callers.values()) else 1.0) / weight
+                areas[area] = areas.get(area, 0.0) + tottime * share
+            continue
+        area = _area(filename, name)
+        areas[area] = areas.get(area, 0.0) + tottime
+    rows = [(a, t, t / total) for a, t in sorted(areas.items(), key=lambda kv: -kv[1])]
+    area_table = table(["area (own time of its functions)", "s", "share"], [(a, t, f"{s:.0%}") for a, t, s in rows])
+    text = (
+        f"top {top} by cumulative time:\n{cumulative}\n\ntop {top} by own time:\n{own}\n\n"
+        f"stages (profiled total {total:.2f} s):\n{_stages(stats, total)}\n\n"
+        f"own time by area (builtins counted with their callers):\n{area_table}"
+    )
+    return total, text
+
+
+def _trim(report: str) -> str:
+    """pstats' listing without its header lines, paths shortened (site-packages/, the stdlib, this repo)."""
+    lines = report.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    stdlib = os.path.dirname(os.__file__) + "/"
+    out = []
+    for line in lines[start:]:
+        line = re.sub(r"\S*site-packages/", "", line.replace(root, "").replace(stdlib, ""))
+        out.append(line.rstrip())
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=20_000, help="items in the data file (default 20,000)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each approach; the best is kept")
+    parser.add_argument("--top", type=int, default=15, help="functions shown from the profile")
+    parser.add_argument(
+        "--profile-items", type=int, default=5_000, help="items of the profiled run (its first N; default 5,000)"
+    )
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run of (a)")
+    args = parser.parse_args()
+
+    from ddb_restore.records import item_size
+
+    with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:
+        work = Path(tmp)
+        rng = random.Random(20240501)
+        lines = full_lines(make_item(i, rng) for i in range(args.items))
+        folder = build_export(work / "export", lines)
+        profile_folder = build_export(work / "profile", lines[: args.profile_items])
+        expected = export_fingerprint(lines)
+        expected_values = export_fingerprint(lines, numbers=True)
+        sample = [json.loads(line)["Item"] for line in lines[:2000]]
+        avg_size = sum(item_size(i) for i in sample) / len(sample)
+        avg_line = sum(len(line.encode()) for line in lines) / len(lines)
+        gz_bytes = data_files(folder)[0].stat().st_size
+        del lines, sample
+        print(
+            f"export: 1 gzip file, {args.items:,} items, DynamoDB item size {avg_size:,.0f} B avg, "
+            f"{avg_line:,.0f} B of JSON a line, {gz_bytes / 1e6:.1f} MB gzip"
+        )
+        results: dict[str, Measured] = {}
+        checks: dict[str, str] = {}
+        with Sink(track=True) as sink:
+            env = aws_env(sink.endpoint)
+            # the fixed cost inside (a): interpreter start and imports, measured alone
+            startup = run_measured([DDB_RESTORE, "--version"], env)
+            for _ in range(args.repeat):
+                for name, cmd in approaches(folder, work).items():
+                    sink.reset()
+                    measured = run_measured(cmd, what_if_env(env, work) if name == WHAT_IF else env)
+                    check_output(measured, name)
+                    got = sink.stats()
+                    if got["items"] != args.items or got["distinct_keys"] != args.items:
+                        checks[name] = f"NO: {got['items']:,} items, {got['distinct_keys']:,} keys"
+                    elif got["fingerprint"] == expected:
+                        checks[name] = "yes"
+                    elif got["value_fingerprint"] == expected_values:
+                        checks[name] = "values (number text rewritten)"
+                    else:
+                        checks[name] = "NO: items differ"
+                    if name not in results or measured.cpu < results[name].cpu:
+                        results[name] = measured
+            stages = stage_costs(data_files(folder)[0], min(2_000, args.items))
+            profile = None
+            if not args.no_profile:
+                sink.reset()
+                profile = profile_ours(profile_folder, work, sink.endpoint, args.top)
+
+    naive = results["(b) naive batch_writer"]
+    n = args.items
+    rows = []
+    for name, m in results.items():
+        rows.append(
+            (
+                name,
+                m.cpu,
+                m.wall,
+                n / m.cpu,
+                n / m.wall,
+                f"{naive.cpu / m.cpu:.2f}x",
+                f"{naive.wall / m.wall:.2f}x",
+                m.peak_rss_kb // 1024,
+                checks[name],
+            )
+        )
+    print()
+    print(
+        table(
+            [
+                "approach",
+                "CPU s",
+                "wall s",
+                "items/CPU-s",
+                "items/wall-s",
+                "CPU vs (b)",
+                "wall vs (b)",
+                "RSS MB",
+                "exact",
+            ],
+            rows,
+        )
+    )
+    print(
+        f"\n(a) includes process start + imports: `ddb-restore --version` alone costs {startup.cpu:.2f} CPU-s "
+        f"({startup.cpu / results['(a) ddb-restore run'].cpu:.0%} of (a)); "
+        f"(a) without it: {n / (results['(a) ddb-restore run'].cpu - startup.cpu):,.0f} items/CPU-s"
+    )
+    print(f"\nstages timed alone on the first {min(2_000, n):,} items (no profiler):\n{stages}")
+    per_item = {k: m.cpu / n * 1e6 for k, m in results.items()}
+    print("whole runs, µs/item: " + ", ".join(f"{k.split()[0]} {v:,.0f}" for k, v in per_item.items()))
+    if profile is not None:
+        total, text = profile
+        print(
+            f"\nprofile of (a) on the first {min(args.profile_items, n):,} items, in this process "
+            f"(cProfile: {total:.2f} s profiled; its overhead inflates small, frequent calls):"
+        )
+        print(text)
+    ours = results["(a) ddb-restore run"]
+    ratio = naive.cpu / ours.cpu
+    ceiling = naive.cpu / results["(d) raw ceiling"].cpu
+    print(
+        f"\nSUMMARY writer_cost: (a) {n / ours.cpu:,.0f} items/CPU-s = {ratio:.2f}x (b) {n / naive.cpu:,.0f}; "
+        f"(a') {naive.cpu / results[WHAT_IF].cpu:.2f}x; (c) {naive.cpu / results['(c) plain client'].cpu:.2f}x; "
+        f"ceiling (d) {ceiling:.2f}x; "
+        f"target (a) >= {TARGET:.0f}x (b): {'MET' if ratio >= TARGET else 'NOT MET'}; "
+        f"(a) exact: {checks['(a) ddb-restore run']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
