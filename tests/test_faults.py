@@ -571,14 +571,14 @@ def test_a_writer_lambda_timed_out_mid_chunk_is_retried_from_the_last_cursor(
         return len(got["Responses"]["Orders"])
 
     def slow_once(params: dict[str, Any], **_: Any) -> None:
-        requests = params["RequestItems"]["Orders"]
+        requests = json.loads(params["body"])["RequestItems"]["Orders"]  # the body as it will be sent
         put_keys = [{k: r["PutRequest"]["Item"][k] for k in KEYS} for r in requests if "PutRequest" in r]
         if not slowed and slow_key in put_keys:
             # (the chunk's first batch, lines 101-125, is written; line 150 is not): killed mid-chunk
             slowed.append((stored(slow_lines[100:125]) == 25, stored(slow_lines[149:150]) == 0))
             time.sleep(1.3)
 
-    _common._dynamodb(None).meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", slow_once)
+    _common._dynamodb(None).meta.events.register("before-call.dynamodb.BatchWriteItem", slow_once)
 
     execution = start_restore(deployed, "killed-mid-chunk", [manifest_key(EXPORT_ID)])
 

@@ -41,6 +41,7 @@ class Record:
     line: int  # 1-based line number in its data file
     raw: bytes  # the line as it stood in the file, for the rejects output
     timestamp: int | None = None  # Metadata.WriteTimestampMicros of an incremental record
+    wire: bytes = b""  # the write request as DynamoDB's JSON wire format, ready to send (see writer.py)
 
 
 def write_units(size: int) -> int:
@@ -145,6 +146,15 @@ def item_size(item: AttributeMap) -> int:
     return _convert_map(item, "")[1]
 
 
+def _wire(op: Op, attributes: AttributeMap) -> bytes:
+    """A validated item (or key) as the request member DynamoDB's JSON protocol carries: the export's own
+    DynamoDB JSON (B already base64), so the writer sends it without botocore serialising it again."""
+    body = json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if op == "put":
+        return b'{"PutRequest":{"Item":' + body + b"}}"
+    return b'{"DeleteRequest":{"Key":' + body + b"}}"
+
+
 def decode_json_line(line: bytes) -> Any:
     """One DYNAMODB_JSON data-file line → its document."""
     try:
@@ -207,7 +217,7 @@ class RecordParser:
         if "Item" not in doc:
             raise RecordError("a full-export record must hold an 'Item' object")
         item, size = _convert_map(doc["Item"], "Item")
-        return Record("put", item, self._key(item, "Item"), size, line_no, raw)
+        return Record("put", item, self._key(item, "Item"), size, line_no, raw, None, _wire("put", doc["Item"]))
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         return self._change(doc, "NewImage", line_no, line)
@@ -220,11 +230,13 @@ class RecordParser:
         timestamp = self._timestamp(doc.get("Metadata"))
         if doc.get(image) is not None:
             item, size = _convert_map(doc[image], image)
-            return Record("put", item, self._key(item, image), size, line_no, line, timestamp)
+            wire = _wire("put", doc[image])
+            return Record("put", item, self._key(item, image), size, line_no, line, timestamp, wire)
         if "Keys" not in doc:
             raise RecordError(f"an incremental record must hold 'Keys' or '{image}'")
         keys, size = _convert_map(doc["Keys"], "Keys")
-        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp)
+        wire = _wire("delete", doc["Keys"])
+        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp, wire)
 
     @staticmethod
     def _timestamp(metadata: Any) -> int | None:

@@ -11,6 +11,8 @@ items stand alone; those go to the rejects output with DynamoDB's reason, everyt
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -65,10 +67,37 @@ RejectFn = Callable[[int, str, bytes], None]  # (line, reason, raw record)
 ProgressFn = Callable[[int, int], None]  # (records applied or rejected, write units)
 
 
-def _request(record: Record) -> Any:
-    if record.op == "put":
-        return {"PutRequest": {"Item": record.item}}
-    return {"DeleteRequest": {"Key": record.item}}
+# The request body of the BatchWriteItem call this thread is about to make (see _install_wire_body).
+_WIRE_BODY = threading.local()
+
+
+def _use_wire_body(params: dict[str, Any], **_: Any) -> None:
+    """botocore `before-call` hook: send the body the writer built from the records' own DynamoDB JSON."""
+    body = getattr(_WIRE_BODY, "value", None)
+    if body is not None:
+        params["body"] = body
+        _WIRE_BODY.value = None
+
+
+def _install_wire_body(client: Any) -> None:
+    """Why: the records already are DynamoDB's wire format, and records.py has validated every value;
+    having botocore serialise them again, value by value, was the writer's largest CPU cost
+    (bench/writer_cost.py). The call still goes through botocore — endpoint, signing, response parsing,
+    errors — with a placeholder parameter whose serialised body this hook replaces before signing.
+    Registered first, so that any other `before-call` hook sees the real body."""
+    if not getattr(client, "_ddb_restore_wire_body", False):
+        client.meta.events.register_first("before-call.dynamodb.BatchWriteItem", _use_wire_body)
+        client._ddb_restore_wire_body = True
+
+
+# What botocore serialises (and validates, where a client validates) in place of the real requests.
+_PLACEHOLDER: Any = [{"PutRequest": {"Item": {}}}]
+
+
+def _wire_body(table: str, records: list[Record]) -> bytes:
+    return b"".join(
+        (b'{"RequestItems":{', json.dumps(table).encode(), b":[", b",".join(r.wire for r in records), b"]}}")
+    )
 
 
 def _error_text(error: Exception) -> str:
@@ -106,6 +135,7 @@ class BatchWriter:
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
+        _install_wire_body(client)
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -157,7 +187,8 @@ class BatchWriter:
             if self.budget:
                 self.budget.acquire(units)
             try:
-                response = self.client.batch_write_item(RequestItems={self.table: [_request(r) for r in pending]})
+                _WIRE_BODY.value = _wire_body(self.table, pending)
+                response = self.client.batch_write_item(RequestItems={self.table: _PLACEHOLDER})
             except (ClientError, BotoCoreError) as error:
                 if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code

@@ -7,10 +7,12 @@ or a 200 that hands back every request as `UnprocessedItems` (nothing written). 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.parsers import create_parser
 
 THROTTLE = "throttle"
 UNPROCESSED = "unprocessed"
@@ -25,15 +27,9 @@ class BatchWriteFaults:
         self.after = after
         self.calls = 0
         self.injected = {THROTTLE: 0, UNPROCESSED: 0}
-        client.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", self._keep_params)
         client.meta.events.register("before-call.dynamodb.BatchWriteItem", self._hook)
 
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        """`before-call` sees the serialised request only: keep the call's own parameters for it."""
-        context["fault_api_params"] = params
-
-    def _hook(self, context: dict[str, Any], **_: Any) -> Any:
+    def _hook(self, params: dict[str, Any], model: Any, **_: Any) -> Any:
         fault = self.plan[self.calls] if self.calls < len(self.plan) else self.after
         self.calls += 1
         if fault == PASS:
@@ -45,7 +41,8 @@ class BatchWriteFaults:
                 "Error": error,
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             }
-        return AWSResponse("https://dynamodb", 200, {}, None), {
-            "UnprocessedItems": context["fault_api_params"]["RequestItems"],
-            "ResponseMetadata": {"HTTPStatusCode": 200},
-        }
+        # Every request sent comes back unprocessed, parsed by botocore's own parser as a real answer would be.
+        requests = json.loads(params["body"])["RequestItems"]
+        body = json.dumps({"UnprocessedItems": requests}).encode()
+        parsed = create_parser("json").parse({"body": body, "headers": {}, "status_code": 200}, model.output_shape)
+        return AWSResponse("https://dynamodb", 200, {}, None), parsed
