@@ -254,3 +254,12 @@ def test_a_series_given_out_of_order_is_applied_in_time_order_by_the_state_machi
     assert diff_tables([updated, *items[2:]], table_items(), KEYS) == []
     got = report(deployed, "series")
     assert (got["items_put"], got["items_deleted"], got["items_superseded"]) == (41, 1, 1)
+
+    # `ddb-restore start` takes the series folder itself and finds both exports in it.
+    boto3.client("dynamodb").delete_table(TableName="Orders")
+    create_table(boto3.client("dynamodb"), "Orders")
+    publish_stack(deployed, "sam-app")
+    assert (
+        main(["start", f"s3://{BUCKET}/exports/AWSDynamoDB/", "--stack-name", "sam-app", "--poll-seconds", "0.2"]) == 0
+    )
+    assert diff_tables([updated, *items[2:]], table_items(), KEYS) == []

@@ -23,7 +23,7 @@ from . import __version__
 from .clients import dynamodb_client, s3_client
 from .errors import RestoreError
 from .export import Export, load_export
-from .follow import Snapshot, follow, snapshot, stack_outputs, start_restore
+from .follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
 from .plan import describe_target, make_plan
 from .progress import Progress
 from .rejects import RejectsFile
@@ -251,11 +251,13 @@ def _start(args: argparse.Namespace) -> int:
         "allowGaps": args.allow_gaps or None,
         "fromIncremental": args.from_incremental or None,
     }
-    arn = start_restore(sfn, outputs["ParentStateMachineArn"], args.exports, options)
+    s3 = s3_client(session)
+    exports = expand_exports(args.exports, s3)
+    arn = start_restore(sfn, outputs["ParentStateMachineArn"], exports, options)
     print(f"started {arn}", flush=True)
     if args.no_wait:
         return EXIT_OK
-    return _finish(follow(sfn, s3_client(session), arn, _show_snapshot, interval=args.poll_seconds))
+    return _finish(follow(sfn, s3, arn, _show_snapshot, interval=args.poll_seconds))
 
 
 def _status(args: argparse.Namespace) -> int:

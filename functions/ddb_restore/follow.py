@@ -14,8 +14,9 @@ from typing import Any
 
 from .errors import ExportLocationError, RestoreError
 from .runstore import RunStore
+from .storage import MANIFEST_NAMES, locate_exports
 
-__all__ = ["stack_outputs", "manifest_key", "start_restore", "Snapshot", "snapshot", "follow"]
+__all__ = ["stack_outputs", "manifest_key", "expand_exports", "start_restore", "Snapshot", "snapshot", "follow"]
 
 
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
@@ -40,6 +41,17 @@ def manifest_key(export: str) -> tuple[str, str]:
     if not key.endswith(("manifest-summary.json", "manifest-files.json")):
         key = (key.rstrip("/") + "/" if key else "") + "manifest-summary.json"
     return bucket, key
+
+
+def expand_exports(exports: list[str], s3: Any) -> list[str]:
+    """A series folder (s3://.../AWSDynamoDB/ holding several exports) → the manifest URL of each export in it."""
+    expanded: list[str] = []
+    for export in exports:
+        if not export.startswith("s3://") or export.endswith(MANIFEST_NAMES):
+            expanded.append(export)
+        else:
+            expanded += [folder.url("manifest-summary.json") for folder in locate_exports(export, lambda: s3)]
+    return expanded
 
 
 def start_restore(sfn: Any, state_machine_arn: str, exports: list[str], options: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ class TargetTable:
     billing_mode: str
     provisioned_wcu: int | None
     pitr: str  # ENABLED, DISABLED or "unknown"
+    identity: str = ""  # this incarnation of the table (TableId): a table deleted and created again is another
 
     def describe_key(self) -> str:
         return " / ".join(f"{n} ({self.key_types[n]})" for n in self.key_names)
@@ -75,6 +76,7 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
         billing_mode=billing if wcu is None or billing == "PAY_PER_REQUEST" else "PROVISIONED",
         provisioned_wcu=None if billing == "PAY_PER_REQUEST" else wcu,
         pitr=pitr,
+        identity=str(desc.get("TableId") or f"{table}@{desc.get('CreationDateTime', '')}"),
     )
 
 

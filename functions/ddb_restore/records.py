@@ -135,9 +135,23 @@ def _convert_map(attributes: Any, where: str) -> tuple[AttributeMap, int]:
     out: AttributeMap = {}
     size = 0
     for name, value in attributes.items():
+        size += len(name) if name.isascii() else len(name.encode("utf-8"))
+        # Fast path for the common scalars, valid as they stand (the writer's hottest loop, see bench/):
+        # no call, no path string. Anything else, or anything wrong, takes _convert and its clear reasons.
+        if type(value) is dict and len(value) == 1:
+            inner = value.get("S")
+            if type(inner) is str:
+                out[name] = value
+                size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+                continue
+            inner = value.get("N")
+            if type(inner) is str and _NUMBER.fullmatch(inner):
+                out[name] = value
+                size += _number_size(inner)
+                continue
         converted, value_size = _convert(value, f"{where}.{name}" if where else name)
         out[name] = converted
-        size += len(name.encode("utf-8")) + value_size
+        size += value_size
     return out, size
 
 

@@ -5,7 +5,8 @@ Step Functions passes at most 256 KB between states, so lists and results travel
 - `runs/<runId>/results/<i>/<file>.json`: each file's final result, written by the writer Lambda;
 - `runs/<runId>/rejects/<file>.<line>.jsonl`: refused records, one object per chunk that refused any;
 - `runs/<runId>/report.json`: the run's report (the same fields as `ddb-restore run --report`);
-- `done/<table>/<exportId>/<file>.json`: a file fully applied to a table, so a re-run skips it.
+- `done/<table id>/<exportId>/<file>.json`: a file fully applied to a table, so a re-run skips it (keyed by
+  the table's TableId: a table deleted and created again under the same name starts with nothing done).
 """
 
 from __future__ import annotations

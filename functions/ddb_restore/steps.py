@@ -123,6 +123,7 @@ def plan_execution(
             "runBucket": settings.run_bucket,
             "exportBucket": bucket,
             "table": table.name,
+            "tableIdentity": table.identity,
             "keyNames": list(table.key_names),
             "maxWcu": max_wcu,
             # The budget is shared fairly by the files that run at once: each child writes at its share.
@@ -157,7 +158,7 @@ def write_file_chunk(
     cursor = int(event.get("cursor") or 0)
     counts = WriteCounts(**(event.get("counts") or {}))
     url = _file_url(run, export, file["name"])
-    done_key = store.done_key(table, export["exportId"], file["name"])
+    done_key = store.done_key(run.get("tableIdentity") or table, export["exportId"], file["name"])
     state = {**event, "done": False, "status": "running", "error": None}
 
     if cursor == 0 and store.get_json(done_key) is not None:
