@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 PY313_BIN ?= /root/.pyenv/versions/3.13.0/bin
 SAM := PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
-.PHONY: demo test lint sam-check bench clean
+.PHONY: demo test lint sam-check bench bench-load clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(VENV)/.installed
 	$(PY) bench/writer_cost.py
 	$(PY) bench/budget.py
 	$(PY) bench/memory.py
+	$(PY) bench/planning.py
+
+# The load scenario of issue 7: 1,000,000 items through 4 workers into dynalite behind a throttling proxy (~9 min).
+bench-load: $(VENV)/.installed node_modules/.installed
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
