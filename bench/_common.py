@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddb_restore.sample import summary_document
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = sys.executable
@@ -122,23 +124,7 @@ def write_streamed_export(root: Path, lines: Iterator[str], *, export_id: str = 
         }
     )
     (folder / "manifest-files.json").write_text(manifest + "\n")
-    summary = {
-        "version": "2020-06-30",
-        "exportArn": f"arn:aws:dynamodb:us-east-1:111122223333:table/Source/export/{export_id}",
-        "startTime": "2024-05-01T10:00:00.000Z",
-        "endTime": "2024-05-01T10:05:00.000Z",
-        "tableArn": "arn:aws:dynamodb:us-east-1:111122223333:table/Source",
-        "tableId": "00000000-0000-0000-0000-000000000000",
-        "exportTime": "2024-05-01T10:00:00.000Z",
-        "s3Bucket": "source-export-bucket",
-        "s3Prefix": prefix,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": key_prefix + "manifest-files.json",
-        "billedSizeBytes": raw_bytes,
-        "itemCount": count,
-        "outputFormat": "DYNAMODB_JSON",
-    }
+    summary = summary_document(export_id, prefix, item_count=count, billed_bytes=raw_bytes)
     (folder / "manifest-summary.json").write_text(json.dumps(summary, indent=2))
     return folder
 

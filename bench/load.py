@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DDB_RESTORE, ROOT, aws_env, run_measured, table  # noqa: E402
 from sink import item_fingerprint  # noqa: E402
 
+from ddb_restore.sample import summary_document  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support.dynalite import Dynalite  # noqa: E402
@@ -146,23 +148,7 @@ def build_export(root: Path, items: int, files: int) -> tuple[Path, int, int]:
         )
     manifest_files = ("\n".join(manifest_lines) + "\n").encode()
     (folder / "manifest-files.json").write_bytes(manifest_files)
-    summary = {
-        "version": "2020-06-30",
-        "exportArn": f"arn:aws:dynamodb:us-east-1:111122223333:table/Source/export/{EXPORT_ID}",
-        "startTime": "2024-05-01T10:00:00.000Z",
-        "endTime": "2024-05-01T10:05:00.000Z",
-        "tableArn": "arn:aws:dynamodb:us-east-1:111122223333:table/Source",
-        "tableId": "00000000-0000-0000-0000-000000000000",
-        "exportTime": "2024-05-01T10:00:00.000Z",
-        "s3Bucket": "source-export-bucket",
-        "s3Prefix": prefix,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": key_prefix + "manifest-files.json",
-        "billedSizeBytes": raw_total,
-        "itemCount": items,
-        "outputFormat": "DYNAMODB_JSON",
-    }
+    summary = summary_document(EXPORT_ID, prefix, item_count=items, billed_bytes=raw_total)
     summary_bytes = json.dumps(summary, indent=2).encode()
     (folder / "manifest-summary.json").write_bytes(summary_bytes)
     (folder / "manifest-files.md5").write_text(hashlib.md5(manifest_files).hexdigest())

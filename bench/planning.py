@@ -48,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DDB_RESTORE, TABLE, aws_env, full_lines, run_measured, small_item, table  # noqa: E402
 from sink import Sink  # noqa: E402
 
+from ddb_restore.sample import summary_document  # noqa: E402
+
 PAYLOAD_LIMIT = 256 * 1024  # Step Functions: the largest input or output of a state, in bytes (UTF-8)
 LAMBDA_MEMORY_MB = 512  # template.yaml, Globals.Function.MemorySize (PlanFunction does not override it)
 LAMBDA_TIMEOUT_S = 300  # template.yaml, PlanFunction.Timeout
@@ -90,23 +92,7 @@ def build_export(root: Path, files: int, items: int, first: int, *, export_id: s
     manifest_files = ("\n".join(lines) + "\n").encode()
     (folder / "manifest-files.json").write_bytes(manifest_files)
     total = sum(counts)
-    summary = {
-        "version": "2020-06-30",
-        "exportArn": f"arn:aws:dynamodb:us-east-1:111122223333:table/Source/export/{export_id}",
-        "startTime": "2024-05-01T10:00:00.000Z",
-        "endTime": "2024-05-01T11:05:00.000Z",
-        "tableArn": "arn:aws:dynamodb:us-east-1:111122223333:table/Source",
-        "tableId": "00000000-0000-0000-0000-000000000000",
-        "exportTime": "2024-05-01T10:00:00.000Z",
-        "s3Bucket": EXPORT_BUCKET,
-        "s3Prefix": PREFIX,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": key_prefix + "manifest-files.json",
-        "billedSizeBytes": total * 200,
-        "itemCount": total,
-        "outputFormat": "DYNAMODB_JSON",
-    }
+    summary = summary_document(export_id, PREFIX, item_count=total, billed_bytes=total * 200, bucket=EXPORT_BUCKET)
     summary_bytes = json.dumps(summary, indent=2).encode()
     (folder / "manifest-summary.json").write_bytes(summary_bytes)
     (folder / "manifest-files.md5").write_text(hashlib.md5(manifest_files).hexdigest())

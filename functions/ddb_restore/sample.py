@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sample_items", "write_export", "full_records", "incremental_records", "upload_folder"]
+__all__ = ["sample_items", "summary_document", "write_export", "full_records", "incremental_records", "upload_folder"]
 
 Item = dict[str, Any]
 
@@ -71,6 +71,41 @@ def _gzip(lines: Sequence[str]) -> bytes:
     return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"), mtime=0)
 
 
+def summary_document(
+    export_id: str,
+    prefix: str,
+    *,
+    item_count: int,
+    billed_bytes: int,
+    table_arn: str = "arn:aws:dynamodb:us-east-1:111122223333:table/Source",
+    bucket: str = "source-export-bucket",
+    output_format: str = "DYNAMODB_JSON",
+    incremental: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """manifest-summary.json of an export under `<prefix>/AWSDynamoDB/<export_id>/`, with the fields AWS writes."""
+    summary: dict[str, Any] = {
+        "version": "2023-08-01" if incremental else "2020-06-30",
+        "exportArn": f"{table_arn}/export/{export_id}",
+        "startTime": "2024-05-01T10:00:00.000Z",
+        "endTime": "2024-05-01T10:05:00.000Z",
+        "tableArn": table_arn,
+        "tableId": "00000000-0000-0000-0000-000000000000",
+        "exportTime": "2024-05-01T10:00:00.000Z",
+        "s3Bucket": bucket,
+        "s3Prefix": prefix,
+        "s3SseAlgorithm": "AES256",
+        "s3SseKmsKeyId": None,
+        "manifestFilesS3Key": f"{prefix}/AWSDynamoDB/{export_id}/manifest-files.json",
+        "billedSizeBytes": billed_bytes,
+        "itemCount": item_count,
+        "outputFormat": output_format,
+    }
+    if incremental:
+        summary.update({"exportType": "INCREMENTAL_EXPORT", **incremental})
+        summary.pop("exportTime", None)
+    return summary
+
+
 def write_export(
     root: Path,
     records: Sequence[str],
@@ -120,26 +155,15 @@ def write_export(
         )
     manifest_files = ("\n".join(manifest_lines) + "\n").encode()
     (folder / "manifest-files.json").write_bytes(manifest_files)
-    summary: dict[str, Any] = {
-        "version": "2023-08-01" if incremental else "2020-06-30",
-        "exportArn": f"{table_arn}/export/{export_id}",
-        "startTime": "2024-05-01T10:00:00.000Z",
-        "endTime": "2024-05-01T10:05:00.000Z",
-        "tableArn": table_arn,
-        "tableId": "00000000-0000-0000-0000-000000000000",
-        "exportTime": "2024-05-01T10:00:00.000Z",
-        "s3Bucket": "source-export-bucket",
-        "s3Prefix": prefix,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": key_prefix + "manifest-files.json",
-        "billedSizeBytes": sum(len(r) for r in records),
-        "itemCount": len(records),
-        "outputFormat": output_format,
-    }
-    if incremental:
-        summary.update({"exportType": "INCREMENTAL_EXPORT", **incremental})
-        summary.pop("exportTime", None)
+    summary = summary_document(
+        export_id,
+        prefix,
+        item_count=len(records),
+        billed_bytes=sum(len(r) for r in records),
+        table_arn=table_arn,
+        output_format=output_format,
+        incremental=incremental,
+    )
     summary_bytes = json.dumps(summary, indent=2).encode()
     (folder / "manifest-summary.json").write_bytes(summary_bytes)
     digest = hashlib.md5(manifest_files).digest()
