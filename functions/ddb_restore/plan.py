@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
 from .export import Export
-from .records import RecordParser, decoder_for, write_units
+from .records import RecordParser, make_parser, write_units
 from .source import read_lines
 
 if TYPE_CHECKING:
@@ -82,12 +82,7 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
 
 def parser_for(export: Export, table: TargetTable, *, revert: bool = False) -> RecordParser:
     """The parser for this export's format and kind; `revert` undoes an incremental export's changes."""
-    return RecordParser(
-        incremental=export.incremental,
-        key_names=table.key_names,
-        decode=decoder_for(export.output_format),
-        revert=revert,
-    )
+    return make_parser(export.output_format, export.incremental, table.key_names, revert=revert)
 
 
 def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]:

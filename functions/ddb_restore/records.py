@@ -19,7 +19,16 @@ from typing import Any, Literal
 
 from .errors import RecordError
 
-__all__ = ["Record", "RecordParser", "decode_json_line", "decoder_for", "item_size", "key_of", "write_units"]
+__all__ = [
+    "Record",
+    "RecordParser",
+    "decode_json_line",
+    "decoder_for",
+    "make_parser",
+    "item_size",
+    "key_of",
+    "write_units",
+]
 
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
@@ -186,6 +195,15 @@ def decoder_for(output_format: str) -> Callable[[bytes], Any]:
 
         return decode_ion_line
     return decode_json_line
+
+
+def make_parser(
+    output_format: str, incremental: bool, key_names: tuple[str, ...], *, revert: bool = False
+) -> RecordParser:
+    """The parser of an export's format and kind (both drivers build theirs here)."""
+    return RecordParser(
+        incremental=incremental, key_names=key_names, decode=decoder_for(output_format), revert=revert
+    )
 
 
 class RecordParser:

@@ -26,7 +26,7 @@ from .errors import DataFileError, RestoreError, RetryBoundExceeded
 from .export import DataFile, load_export
 from .limiter import WriteBudget
 from .plan import describe_target, make_plan, parser_for
-from .records import RecordParser, decoder_for
+from .records import make_parser
 from .rejects import RejectsFile
 from .report import FileResult, build_report
 from .retry import RetryPolicy
@@ -185,11 +185,7 @@ def write_file_chunk(
         def should_stop(lines: int) -> bool:
             return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= lines
 
-        parser = RecordParser(
-            incremental=bool(export["incremental"]),
-            key_names=key_names,
-            decode=decoder_for(export.get("format", "DYNAMODB_JSON")),
-        )
+        parser = make_parser(export.get("format", "DYNAMODB_JSON"), bool(export["incremental"]), key_names)
         winners = _winners(store, export.get("supersededKey"))
         try:
             chunk = write_chunk(
