@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from moto import mock_aws
 from support.sfn_local import (
     EXECUTE_STATE_MACHINES,
     LocalAws,
+    _environ,
     deploy_template,
     failure_events,
     local_aws,
@@ -36,7 +38,6 @@ HANDLERS = "sfn_probe_handlers"
 
 HANDLER_CODE = '''
 import json
-import os
 import os
 
 import boto3
@@ -421,6 +422,34 @@ def test_lambda_invoke_directly(app: Path, aws: LocalAws) -> None:
     failed = client.invoke(FunctionName="sam-app-flaky", Payload=json.dumps({"key": "j", "fail_times": 1}))
     assert failed["FunctionError"] == "Handled"
     assert json.loads(failed["Payload"].read())["errorType"] == "FlakyError"
+
+
+def test_environ_copy_in_another_thread_never_sees_a_half_removed_variable() -> None:
+    """While one thread's in-process call sets and removes its function's variables, another thread's
+    ``os.environ.copy()`` (botocore does one per credential chain, in every Map iteration) must not raise:
+    CI once failed a Task with ``States.Runtime`` / ``'AWS_LAMBDA_FUNCTION_NAME'`` this way."""
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            with _environ({"SFN_LOCAL_PROBE_CHURN": "1"}):
+                pass
+
+    errors = 0
+    with run_lambda_in_process():
+        worker = threading.Thread(target=churn)
+        worker.start()
+        try:
+            for _ in range(20_000):
+                try:
+                    os.environ.copy()
+                except KeyError:
+                    errors += 1
+        finally:
+            stop.set()
+            worker.join()
+    assert errors == 0
+    assert "SFN_LOCAL_PROBE_CHURN" not in os.environ
 
 
 def test_moto_gaps_the_fixes_are_for() -> None:

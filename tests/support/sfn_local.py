@@ -17,7 +17,8 @@ The pieces, each a context manager usable alone:
   ``Handler="pkg.module.func"`` is imported (it must be importable: ``functions/`` is, through the editable
   install; tests add folders with ``monkeypatch.syspath_prepend``) and called with ``(event, context)``,
   with the function's ``Environment.Variables`` in ``os.environ`` for the call. Calls are serialised by one
-  lock (Map iterations run in threads, ``os.environ`` is process-wide). An exception becomes Lambda's error
+  lock (Map iterations run in threads, ``os.environ`` is process-wide), and ``os.environ.copy()`` is made
+  atomic meanwhile (see :func:`_atomic_environ_copy`). An exception becomes Lambda's error
   payload ``{"errorMessage", "errorType": <class name>, "stackTrace"}``, so ASL ``Retry``/``Catch`` on the
   exception's class name work, as with the real Python runtime.
 * moto 5.2.5's Step Functions interpreter, fixed where it differs from AWS (each function says why):
@@ -129,6 +130,19 @@ def _environ(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _atomic_environ_copy(self: Any) -> dict[str, str]:
+    """``os.environ.copy()`` that cannot see a variable half-removed by another thread.
+
+    The stock copy is ``dict(self)``: it lists the keys, then reads each one, so a key that an in-process call
+    removes in between (its environment restored, under the lock) raises ``KeyError`` in the copying thread.
+    botocore copies the environment whenever it builds a credential chain (``InstanceMetadataFetcher``), and
+    moto's interpreter builds clients in every Map iteration's thread: CI saw a Task fail with
+    ``States.Runtime`` / ``'AWS_LAMBDA_FUNCTION_NAME'``. ``dict(self._data)`` is one C call, atomic under the GIL.
+    """
+    data = dict(self._data)
+    return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+
 @contextlib.contextmanager
 def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Invocation]]:
     """Patch moto so Lambda functions run in this process; yields the list of calls made (appended live).
@@ -198,7 +212,8 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
     try:
-        yield calls
+        with _patched(type(os.environ), "copy", _atomic_environ_copy):
+            yield calls
     finally:
         LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
 
