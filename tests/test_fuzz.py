@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from ddb_restore import records
 from ddb_restore.errors import DataFileError, RecordError, RestoreError
 from ddb_restore.export import DataFile, load_export, relative_data_key
 from ddb_restore.records import RecordParser, item_size, key_of
@@ -352,6 +353,20 @@ def items_with_a_bad_value(draw: st.DrawFn) -> dict[str, Any]:
     name = draw(st.sampled_from([*KEYS, *item])) if draw(st.booleans()) else draw(names)
     item[name] = bad
     return item
+
+
+@fuzz(300)
+@given(item=st.one_of(items(), items_with_a_bad_value()))
+def test_the_fast_check_and_the_explaining_one_agree_on_every_item(item: dict[str, Any]) -> None:
+    """records.py checks each line with a fast walk that only says yes or no, and explains a no with a slow one:
+    a yes must never hide something the explaining walk refuses, and a no must always get its reason."""
+    try:
+        records._measure(item)
+    except records._Invalid:
+        with pytest.raises(RecordError):
+            records._explain(item, "Item")
+    else:
+        records._explain(item, "Item")
 
 
 def dumps(doc: Any, ascii_only: bool = True) -> bytes:

@@ -2,20 +2,27 @@
 
 The records already are DynamoDB JSON, the wire format of the low-level client, so they are never turned
 into Python values and back: N stays the exact string it was (never a float), S, BOOL, NULL, L, M pass
-through as they are. The one conversion is B/BS, base64 text in the export, which botocore wants as bytes
-(it base64-encodes blobs itself). The same walk validates every value's type tag and shape and computes the
-item's DynamoDB size, which the writer needs for the 16 MB batch cap and the write-unit budget.
+through as they are, and the writer sends each record's own DynamoDB JSON (`Record.wire`). B/BS stay base64
+text; only `Record.item`, for the few calls that go through botocore's serialiser, has them as bytes.
+
+Every line is checked (type tags, value shapes, numbers, base64) and sized (DynamoDB's item size: the
+writer needs it for the 16 MB batch cap and the write-unit budget) by one walk, `_measure`, written for
+speed: it is the writer's hottest loop (bench/writer_cost.py). It only says valid-or-not; a line it refuses
+is walked again by `_explain`, slower, which names the attribute path and the reason for the rejects file.
+Lines are decoded and encoded with orjson (several times faster than the json module on these lines, and
+stricter: NaN, Infinity, lone surrogates and a BOM are refused as they should be).
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import re
 from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from .errors import RecordError
 
@@ -44,13 +51,18 @@ class Record:
     """One write request taken from one line of a data file."""
 
     op: Op
-    item: AttributeMap  # the full item for a put, the key attributes for a delete
+    attributes: AttributeMap  # as in the export: the full item for a put, the key attributes for a delete
     key: tuple[str, ...]  # identity of the item in the table: one batch may not hold a key twice
     size: int  # DynamoDB item size in bytes (for a delete: the key's size)
     line: int  # 1-based line number in its data file
     raw: bytes  # the line as it stood in the file, for the rejects output
     timestamp: int | None = None  # Metadata.WriteTimestampMicros of an incremental record
     wire: bytes = b""  # the write request as DynamoDB's JSON wire format, ready to send (see writer.py)
+
+    @property
+    def item(self) -> AttributeMap:
+        """The attributes as botocore's serialiser takes them (B and BS as bytes), for PutItem/DeleteItem."""
+        return _as_sent_map(self.attributes)
 
 
 def write_units(size: int) -> int:
@@ -73,6 +85,86 @@ def _number_size(text: str) -> int:
     return (len(mantissa) + 1) // 2 + 1
 
 
+class _Invalid(Exception):
+    """Raised by `_measure`: the value is not valid DynamoDB JSON (`_explain` says where and why)."""
+
+
+def _n(text: Any) -> int:
+    """Size of a valid N text; _Invalid otherwise. Plain digits (most numbers) skip the regular expression."""
+    if type(text) is not str:
+        raise _Invalid
+    if text.isdigit() and text.isascii():
+        return (len(text.strip("0")) + 1) // 2 + 1
+    if not _NUMBER.fullmatch(text):
+        raise _Invalid
+    return _number_size(text)
+
+
+def _b(text: Any) -> int:
+    """Decoded length of a valid B text; _Invalid otherwise."""
+    if type(text) is not str:
+        raise _Invalid
+    try:
+        return len(b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        raise _Invalid from None
+
+
+def _measure(attributes: Any) -> int:
+    """DynamoDB size of a map of attributes, or _Invalid. One loop, no path strings: see the module doc."""
+    if type(attributes) is not dict:
+        raise _Invalid
+    size = 0
+    for name, value in attributes.items():
+        size += (len(name) if name.isascii() else len(name.encode("utf-8"))) + _measure_value(value)
+    return size
+
+
+def _measure_value(value: Any) -> int:
+    if type(value) is not dict or len(value) != 1:
+        raise _Invalid
+    ((tag, inner),) = value.items()
+    if tag == "S":
+        if type(inner) is not str:
+            raise _Invalid
+        return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+    if tag == "N":
+        return _n(inner)
+    if tag == "M":
+        return _measure(inner) + 3
+    if tag == "BOOL":
+        if type(inner) is not bool:
+            raise _Invalid
+        return 1
+    if tag == "NULL":
+        if inner is not True:
+            raise _Invalid
+        return 1
+    if tag == "B":
+        return _b(inner)
+    if type(inner) is not list:
+        raise _Invalid
+    size = 0
+    if tag == "L":
+        size = 3 + len(inner)
+        for element in inner:
+            size += _measure_value(element)
+    elif tag == "SS":
+        for text in inner:
+            if type(text) is not str:
+                raise _Invalid
+            size += len(text) if text.isascii() else len(text.encode("utf-8"))
+    elif tag == "NS":
+        for text in inner:
+            size += _n(text)
+    elif tag == "BS":
+        for text in inner:
+            size += _b(text)
+    else:
+        raise _Invalid
+    return size
+
+
 def _blob(value: Any, where: str) -> bytes:
     if not isinstance(value, str):
         raise RecordError(f"{where}: B value must be a base64 string, got {type(value).__name__}")
@@ -82,97 +174,96 @@ def _blob(value: Any, where: str) -> bytes:
         raise RecordError(f"{where}: B value is not valid base64 ({err})") from None
 
 
-def _number(value: Any, where: str) -> str:
+def _number(value: Any, where: str) -> None:
     if not isinstance(value, str) or not _NUMBER.fullmatch(value):
         raise RecordError(f"{where}: N value must be a decimal number as a string, got {value!r:.40}")
-    return value
 
 
-def _convert(value: Any, where: str) -> tuple[Any, int]:
-    """Validate one attribute value; return it ready for botocore (B as bytes) and its DynamoDB size."""
+def _explain_value(value: Any, where: str) -> None:
+    """RecordError naming the first thing wrong in `value`: the slow twin of `_measure_value`, run only on a
+    value that one refused (tests/test_records.py checks that the two agree)."""
     if not isinstance(value, dict) or len(value) != 1:
         raise RecordError(f"{where}: an attribute value must be an object with exactly one type tag")
     ((tag, inner),) = value.items()
     if tag == "S":
         if not isinstance(inner, str):
             raise RecordError(f"{where}: S value must be a string")
-        return value, len(inner.encode("utf-8"))
-    if tag == "N":
-        return value, _number_size(_number(inner, where))
-    if tag == "B":
-        data = _blob(inner, where)
-        return {"B": data}, len(data)
-    if tag == "BOOL":
+    elif tag == "N":
+        _number(inner, where)
+    elif tag == "B":
+        _blob(inner, where)
+    elif tag == "BOOL":
         if not isinstance(inner, bool):
             raise RecordError(f"{where}: BOOL value must be true or false")
-        return value, 1
-    if tag == "NULL":
+    elif tag == "NULL":
         if inner is not True:
             raise RecordError(f"{where}: NULL value must be true")
-        return value, 1
-    if tag in ("SS", "NS", "BS"):
+    elif tag in ("SS", "NS", "BS", "L"):
         if not isinstance(inner, list):
             raise RecordError(f"{where}: {tag} value must be a list")
-        if tag == "SS":
-            if not all(isinstance(s, str) for s in inner):
-                raise RecordError(f"{where}: SS members must be strings")
-            return value, sum(len(s.encode("utf-8")) for s in inner)
-        if tag == "NS":
-            return value, sum(_number_size(_number(n, where)) for n in inner)
-        blobs = [_blob(b, where) for b in inner]
-        return {"BS": blobs}, sum(len(b) for b in blobs)
-    if tag == "L":
-        if not isinstance(inner, list):
-            raise RecordError(f"{where}: L value must be a list")
-        out, size = [], 3
-        for i, element in enumerate(inner):
-            converted, element_size = _convert(element, f"{where}[{i}]")
-            out.append(converted)
-            size += element_size + 1
-        return {"L": out}, size
-    if tag == "M":
+        if tag == "SS" and not all(isinstance(s, str) for s in inner):
+            raise RecordError(f"{where}: SS members must be strings")
+        for i, member in enumerate(inner):
+            if tag == "NS":
+                _number(member, where)
+            elif tag == "BS":
+                _blob(member, where)
+            elif tag == "L":
+                _explain_value(member, f"{where}[{i}]")
+    elif tag == "M":
         if not isinstance(inner, dict):
             raise RecordError(f"{where}: M value must be an object")
-        converted_map, size = _convert_map(inner, where)
-        return {"M": converted_map}, size + 3
-    raise RecordError(f"{where}: unknown attribute type {tag!r}")
+        _explain(inner, where)
+    else:
+        raise RecordError(f"{where}: unknown attribute type {tag!r}")
 
 
-def _convert_map(attributes: Any, where: str) -> tuple[AttributeMap, int]:
+def _explain(attributes: Any, where: str) -> None:
     if not isinstance(attributes, dict):
         raise RecordError(f"{where}: must be an object of attributes")
-    out: AttributeMap = {}
-    size = 0
     for name, value in attributes.items():
-        size += len(name) if name.isascii() else len(name.encode("utf-8"))
-        # Fast path for the common scalars, valid as they stand (the writer's hottest loop, see bench/):
-        # no call, no path string. Anything else, or anything wrong, takes _convert and its clear reasons.
-        if type(value) is dict and len(value) == 1:
-            inner = value.get("S")
-            if type(inner) is str:
-                out[name] = value
-                size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
-                continue
-            inner = value.get("N")
-            if type(inner) is str and _NUMBER.fullmatch(inner):
-                out[name] = value
-                size += _number_size(inner)
-                continue
-        converted, value_size = _convert(value, f"{where}.{name}" if where else name)
-        out[name] = converted
-        size += value_size
-    return out, size
+        _explain_value(value, f"{where}.{name}" if where else name)
+
+
+def _checked_size(attributes: Any, where: str) -> int:
+    """Size of a valid map of attributes; RecordError with the path and the reason for an invalid one."""
+    try:
+        return _measure(attributes)
+    except _Invalid:
+        _explain(attributes, where)
+        raise RecordError(f"{where}: not valid DynamoDB JSON") from None  # _explain found nothing: never seen
 
 
 def item_size(item: AttributeMap) -> int:
     """DynamoDB size in bytes of an item given in DynamoDB JSON (as in the export)."""
-    return _convert_map(item, "")[1]
+    return _checked_size(item, "")
+
+
+def _as_sent(value: AttributeMap) -> AttributeMap:
+    """A valid attribute value as botocore's serialiser takes it: B and BS as bytes, the rest as it is."""
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return {"B": b64decode(inner)}
+    if tag == "BS":
+        return {"BS": [b64decode(b) for b in inner]}
+    if tag == "L":
+        return {"L": [_as_sent(element) for element in inner]}
+    if tag == "M":
+        return {"M": _as_sent_map(inner)}
+    return value
+
+
+def _as_sent_map(attributes: AttributeMap) -> AttributeMap:
+    return {name: _as_sent(value) for name, value in attributes.items()}
 
 
 def _wire(op: Op, attributes: AttributeMap) -> bytes:
     """A validated item (or key) as the request member DynamoDB's JSON protocol carries: the export's own
     DynamoDB JSON (B already base64), so the writer sends it without botocore serialising it again."""
-    body = json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        body = orjson.dumps(attributes)
+    except orjson.JSONEncodeError as err:  # orjson nests 254 levels; DynamoDB 32: refuse it here, clearly
+        raise RecordError(f"nested too deeply to be a DynamoDB item ({err})") from None
     if op == "put":
         return b'{"PutRequest":{"Item":' + body + b"}}"
     return b'{"DeleteRequest":{"Key":' + body + b"}}"
@@ -181,10 +272,10 @@ def _wire(op: Op, attributes: AttributeMap) -> bytes:
 def decode_json_line(line: bytes) -> Any:
     """One DYNAMODB_JSON data-file line → its document."""
     try:
-        return json.loads(line)
-    except UnicodeDecodeError:
-        raise RecordError("line is not UTF-8") from None
-    except json.JSONDecodeError as err:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as err:
+        if "UTF-8" in err.msg:  # invalid bytes, or a surrogate encoded as UTF-8
+            raise RecordError(f"line is not UTF-8 ({err.msg})") from None
         raise RecordError(f"not JSON ({err.msg} at column {err.colno})") from None
 
 
@@ -201,9 +292,7 @@ def make_parser(
     output_format: str, incremental: bool, key_names: tuple[str, ...], *, revert: bool = False
 ) -> RecordParser:
     """The parser of an export's format and kind (both drivers build theirs here)."""
-    return RecordParser(
-        incremental=incremental, key_names=key_names, decode=decoder_for(output_format), revert=revert
-    )
+    return RecordParser(incremental=incremental, key_names=key_names, decode=decoder_for(output_format), revert=revert)
 
 
 class RecordParser:
@@ -235,7 +324,7 @@ class RecordParser:
             return self.parse_document(self.decode(line), line_no, line)
         except RecursionError:  # DynamoDB allows 32 levels; a line nested hundreds deep is not a record
             raise RecordError("nested too deeply to be a DynamoDB item") from None
-        except UnicodeEncodeError:  # json.loads lets lone surrogates (\ud800) through; UTF-8 cannot hold them
+        except UnicodeEncodeError:  # a lone surrogate (\ud800) from an ION line: UTF-8 cannot hold it
             raise RecordError("a string holds a lone UTF-16 surrogate: not valid Unicode") from None
 
     def parse_document(self, doc: Any, line_no: int, raw: bytes) -> Record:
@@ -248,8 +337,9 @@ class RecordParser:
             return self._incremental(doc, line_no, raw)
         if "Item" not in doc:
             raise RecordError("a full-export record must hold an 'Item' object")
-        item, size = _convert_map(doc["Item"], "Item")
-        return Record("put", item, self._key(item, "Item"), size, line_no, raw, None, _wire("put", doc["Item"]))
+        item = doc["Item"]
+        size = _checked_size(item, "Item")
+        return Record("put", item, self._key(item, "Item"), size, line_no, raw, None, _wire("put", item))
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         return self._change(doc, "NewImage", line_no, line)
@@ -260,15 +350,15 @@ class RecordParser:
     def _change(self, doc: dict[str, Any], image: str, line_no: int, line: bytes) -> Record:
         """An incremental record: put `image` when the record has it, else delete its `Keys`."""
         timestamp = self._timestamp(doc.get("Metadata"))
-        if doc.get(image) is not None:
-            item, size = _convert_map(doc[image], image)
-            wire = _wire("put", doc[image])
-            return Record("put", item, self._key(item, image), size, line_no, line, timestamp, wire)
+        item = doc.get(image)
+        if item is not None:
+            size = _checked_size(item, image)
+            return Record("put", item, self._key(item, image), size, line_no, line, timestamp, _wire("put", item))
         if "Keys" not in doc:
             raise RecordError(f"an incremental record must hold 'Keys' or '{image}'")
-        keys, size = _convert_map(doc["Keys"], "Keys")
-        wire = _wire("delete", doc["Keys"])
-        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp, wire)
+        keys = doc["Keys"]
+        size = _checked_size(keys, "Keys")
+        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp, _wire("delete", keys))
 
     @staticmethod
     def _timestamp(metadata: Any) -> int | None:
@@ -281,4 +371,5 @@ class RecordParser:
         for name in self.key_names:
             if name not in attributes:
                 raise RecordError(f"{where} lacks the table's key attribute {name!r}")
-        return key_of(attributes, self.key_names)
+        # B keys as bytes: the form botocore parses UnprocessedItems into, which key_of must match.
+        return key_of({name: _as_sent(attributes[name]) for name in self.key_names}, self.key_names)
