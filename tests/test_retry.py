@@ -127,6 +127,37 @@ def test_each_streak_of_a_policy_is_independent() -> None:
     assert fake.sleeps[-1] == 1.0
 
 
+def test_another_writers_progress_starts_the_backoff_over_but_not_the_time_bound() -> None:
+    """Writers sharing a policy share its fleet: one throttled while another gets through waits the first step
+    again (the table has capacity, just not for everyone at once), but its own bound keeps counting."""
+    fake = FakeTime()
+    retry = policy(fake, base=1.0, cap=10.0, max_total=30.0)
+    throttled, lucky = retry.streak(), retry.streak()
+    for _ in range(4):
+        throttled.wait("throttled")  # 1 + 2 + 4 + 8 = 15 s
+    lucky.progress()
+    throttled.wait("throttled")
+    throttled.wait("throttled")
+    assert fake.sleeps == [1.0, 2.0, 4.0, 8.0, 1.0, 2.0]
+    lucky.progress()
+    throttled.wait("throttled")  # 18 s + 1
+    with pytest.raises(RetryBoundExceeded):  # none of its own for 19 s: 2 and 4 more (25 s), then 8 would pass 30
+        for _ in range(3):
+            throttled.wait("throttled")
+    assert fake.sleeps[-3:] == [1.0, 2.0, 4.0]
+
+
+def test_writers_with_their_own_policies_do_not_share_progress() -> None:
+    fake = FakeTime()
+    alone = policy(fake, base=1.0, cap=10.0, max_total=1000.0).streak()
+    other = policy(fake, base=1.0, cap=10.0, max_total=1000.0).streak()
+    for _ in range(3):
+        alone.wait("throttled")
+    other.progress()
+    alone.wait("throttled")
+    assert fake.sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
 # --- classify -------------------------------------------------------------------------------------------------
 
 

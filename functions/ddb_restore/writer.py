@@ -207,12 +207,12 @@ class BatchWriter:
                     f"BatchWriteItem on table {self.table} returned UnprocessedItems that match no request sent"
                 )
             self._applied(done)
+            if done:
+                streak.progress()
             if pending:
                 if self.budget:
                     self.budget.refund(sum(write_units(r.size) for r in pending))
                 self.counts.unprocessed_retries += 1
-                if done:
-                    streak.progress()
                 streak.wait(f"{len(pending)} UnprocessedItems")
 
     def _failed(self, error: Exception, units: int, streak: RetryStreak, operation: str) -> str:
@@ -269,6 +269,7 @@ class BatchWriter:
                     if self.progress:
                         self.progress(1, 0)
                     break
+                streak.progress()
                 self._applied([record])
                 break
 
