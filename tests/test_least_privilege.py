@@ -464,7 +464,7 @@ def test_no_function_can_write_to_the_export_bucket() -> None:
     assert on_export, "no statement names the export bucket: did its statements move?"
     writes = [f"{g.where}: {a} on {r}" for g, a, r in on_export if not _s3_read(a)]
     assert not writes, "the export bucket can be written or changed:\n" + "\n".join(writes)
-    assert {g.owner for g, _, _ in on_export} <= {"PlanFunction", WRITER}
+    assert {g.owner for g, _, _ in on_export} <= {"PlanFunction", "SupersedeFunction", WRITER}
 
 
 def test_kms_decrypt_is_granted_only_under_HasKmsKey() -> None:
@@ -484,6 +484,7 @@ def test_sam_policy_templates_name_functions_of_this_template() -> None:
     assert {r for g in invokes for r, _ in g.resources} == {
         f"{FUNCTION} WriteChunkFunction",
         f"{FUNCTION} PlanFunction",
+        f"{FUNCTION} SupersedeFunction",
         f"{FUNCTION} SummarizeFunction",
     }
     assert not walk.problems, walk.problems

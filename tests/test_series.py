@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
 from ddb_restore.compare import diff_tables, scan_items
 from ddb_restore.sample import full_records, write_export
+from ddb_restore.supersede import _repeated
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/History"
 TIMES = ["2024-05-01T10:00:00.000Z", "2024-05-01T10:15:00.000Z", "2024-05-01T10:30:00.000Z", "2024-05-01T10:45:00.000Z"]
@@ -253,3 +256,10 @@ def test_skip_newer_leaves_items_that_live_writes_made_newer(
     assert diff_tables(expected, table_state(table), KEYS) == []
     counts = json.loads(report.read_text())
     assert (counts["items_put"], counts["items_skipped_newer"]) == (29, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**56, 2**64 - 1]), max_size=60))
+def test_the_first_pass_finds_exactly_the_hashes_that_repeat(digests: list[int]) -> None:
+    """supersede.py keeps the hashes in 8-byte arrays bucketed by their top byte: no repeat may hide in there."""
+    assert _repeated(iter(digests)) == {d for d in digests if digests.count(d) > 1}

@@ -254,6 +254,9 @@ def test_a_series_given_out_of_order_is_applied_in_time_order_by_the_state_machi
     assert diff_tables([updated, *items[2:]], table_items(), KEYS) == []
     got = report(deployed, "series")
     assert (got["items_put"], got["items_deleted"], got["items_superseded"]) == (41, 1, 1)
+    # The latest-record-wins pass ran as its own step, for the incremental export only, and found the one key.
+    passes = [c for c in aws.calls if "Supersede" in c.function_name]
+    assert [(c.event["current"]["incremental"], c.result["keys"]) for c in passes] == [(True, 1)]
 
     # `ddb-restore start` takes the series folder itself and finds both exports in it.
     boto3.client("dynamodb").delete_table(TableName="Orders")

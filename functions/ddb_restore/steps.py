@@ -1,7 +1,11 @@
-"""The three steps the state machines call, as plain functions (the Lambda handlers are one call each).
+"""The steps the state machines call, as plain functions (the Lambda handlers are one call each).
 
 - `plan_execution` (parent, first): the same checks and plan as `ddb-restore run`, then one file list per
   export written to the run bucket for the Distributed Map's ItemReader (lists never pass through state).
+- `find_export_superseded` (parent, before an incremental export's Map): the latest-record-wins pass over
+  that one export (supersede.py), its result written to the run bucket for the writers. It has its own
+  Lambda, sized for it, and runs per export: done in the plan step, every export of a series would have
+  shared the plan Lambda's one call.
 - `write_file_chunk` (child, in a loop): one chunk of one data file from its cursor until the Lambda's time
   runs low; returns the state for the next call. A file already applied to the table (its done marker in the
   run bucket) is skipped, so re-running a failed restore does not redo finished files.
@@ -25,7 +29,7 @@ from .chunk import write_chunk
 from .errors import DataFileError, RestoreError, RetryBoundExceeded
 from .export import DataFile, load_export
 from .limiter import WriteBudget
-from .plan import describe_target, make_plan, parser_for
+from .plan import describe_target, make_plan
 from .records import make_parser
 from .rejects import RejectsFile
 from .report import FileResult, build_report
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["plan_execution", "write_file_chunk", "summarize", "RestoreFailed"]
+__all__ = ["plan_execution", "find_export_superseded", "write_file_chunk", "summarize", "RestoreFailed"]
 
 # A file whose chunks give up on throttling this many times in a row without any progress is failed.
 MAX_STALLS = 3
@@ -99,9 +103,6 @@ def plan_execution(
     for index, export in enumerate(exports):
         files = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
         store.put_json(store.files_key(index), files)
-        winners = find_superseded(export, parser_for(export, table))
-        if winners:
-            store.put_json(store.key(f"exports/{index}/superseded.json"), [[list(k), v] for k, v in winners.items()])
         assert isinstance(export.folder, S3Folder)
         described.append(
             {
@@ -111,7 +112,7 @@ def plan_execution(
                 "incremental": export.incremental,
                 "format": export.output_format,
                 "filesKey": store.files_key(index),
-                "supersededKey": store.key(f"exports/{index}/superseded.json") if winners else None,
+                "supersededKey": None,  # set by find_export_superseded for an incremental export
                 "files": len(files),
                 "items": export.item_count,
             }
@@ -137,6 +138,23 @@ def plan_execution(
         "current": described[0],
         "plan": plan.lines(),
     }
+
+
+def find_export_superseded(event: dict[str, Any], settings: StackSettings, s3: S3Client) -> dict[str, Any]:
+    """The superseded-record table of the run's current export (`event`: the parent's `run` and `current`),
+    written to the run bucket. Returns the export's entry naming it (`supersededKey`, None when every key of
+    the export occurs once) and how many keys it holds."""
+    run, export = event["run"], event["current"]
+    bucket = settings.check_bucket(run["exportBucket"])
+    loaded = load_export(S3Folder(s3, bucket, export["prefix"]))
+    parser = make_parser(loaded.output_format, loaded.incremental, tuple(run["keyNames"]))
+    winners = find_superseded(loaded, parser)
+    key = None
+    if winners:
+        store = RunStore(s3, run["runBucket"], run["runId"])
+        key = store.key(f"exports/{export['index']}/superseded.json")
+        store.put_json(key, [[list(k), v] for k, v in winners.items()])
+    return {"current": {**export, "supersededKey": key}, "keys": len(winners)}
 
 
 def _file_url(run: dict[str, Any], export: dict[str, Any], name: str) -> str:
