@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -424,10 +425,18 @@ def test_lambda_invoke_directly(app: Path, aws: LocalAws) -> None:
     assert json.loads(failed["Payload"].read())["errorType"] == "FlakyError"
 
 
-def test_environ_copy_in_another_thread_never_sees_a_half_removed_variable() -> None:
-    """While one thread's in-process call sets and removes its function's variables, another thread's
-    ``os.environ.copy()`` (botocore does one per credential chain, in every Map iteration) must not raise:
-    CI once failed a Task with ``States.Runtime`` / ``'AWS_LAMBDA_FUNCTION_NAME'`` this way."""
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda: os.environ.copy(), id="copy"),  # botocore's credential chain, per client
+        pytest.param(urllib.request.getproxies, id="getproxies"),  # botocore's endpoint, per client: items()
+        pytest.param(lambda: list(os.environ.values()), id="values"),
+    ],
+)
+def test_reading_the_environment_in_another_thread_never_sees_a_half_removed_variable(read: Any) -> None:
+    """While one thread's in-process call sets and removes its function's variables, another thread reading the
+    whole environment (every botocore client created in a Map iteration does) must not raise: CI once failed a
+    Task with ``States.Runtime`` / ``'AWS_LAMBDA_FUNCTION_NAME'``, and once lost a child execution's thread."""
     stop = threading.Event()
 
     def churn() -> None:
@@ -442,7 +451,7 @@ def test_environ_copy_in_another_thread_never_sees_a_half_removed_variable() -> 
         try:
             for _ in range(20_000):
                 try:
-                    os.environ.copy()
+                    read()
                 except KeyError:
                     errors += 1
         finally:

@@ -17,8 +17,9 @@ The pieces, each a context manager usable alone:
   ``Handler="pkg.module.func"`` is imported (it must be importable: ``functions/`` is, through the editable
   install; tests add folders with ``monkeypatch.syspath_prepend``) and called with ``(event, context)``,
   with the function's ``Environment.Variables`` in ``os.environ`` for the call. Calls are serialised by one
-  lock (Map iterations run in threads, ``os.environ`` is process-wide), and ``os.environ.copy()`` is made
-  atomic meanwhile (see :func:`_atomic_environ_copy`). An exception becomes Lambda's error
+  lock (Map iterations run in threads, ``os.environ`` is process-wide), and reading the whole environment
+  (``copy()``, ``items()``...) is made atomic meanwhile (see :func:`_environ_snapshot`). An exception becomes
+  Lambda's error
   payload ``{"errorMessage", "errorType": <class name>, "stackTrace"}``, so ASL ``Retry``/``Catch`` on the
   exception's class name work, as with the real Python runtime.
 * moto 5.2.5's Step Functions interpreter, fixed where it differs from AWS (each function says why):
@@ -130,17 +131,31 @@ def _environ(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _atomic_environ_copy(self: Any) -> dict[str, str]:
-    """``os.environ.copy()`` that cannot see a variable half-removed by another thread.
+def _environ_snapshot(self: Any) -> dict[str, str]:
+    """``os.environ`` as it is at one instant, whatever other threads do to it.
 
-    The stock copy is ``dict(self)``: it lists the keys, then reads each one, so a key that an in-process call
-    removes in between (its environment restored, under the lock) raises ``KeyError`` in the copying thread.
-    botocore copies the environment whenever it builds a credential chain (``InstanceMetadataFetcher``), and
-    moto's interpreter builds clients in every Map iteration's thread: CI saw a Task fail with
-    ``States.Runtime`` / ``'AWS_LAMBDA_FUNCTION_NAME'``. ``dict(self._data)`` is one C call, atomic under the GIL.
+    The stock ``copy()`` and ``items()`` list the keys, then read each one, so a key that an in-process call
+    removes in between (its environment restored, under the lock) raises ``KeyError`` in the reading thread.
+    Every botocore client created in a Map iteration's thread does both: its credential chain copies the
+    environment (``InstanceMetadataFetcher``) and its endpoint reads the proxy variables
+    (``urllib.request.getproxies`` iterates ``os.environ.items()``). CI saw a Task fail with ``States.Runtime``
+    / ``'AWS_LAMBDA_FUNCTION_NAME'``, and a child execution's thread die, leaving its parent waiting for good.
+    ``dict(self._data)`` is one C call, atomic under the GIL.
     """
     data = dict(self._data)
     return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+
+@contextlib.contextmanager
+def _atomic_environ_reads() -> Iterator[None]:
+    """``os.environ.copy()``, ``.items()``, ``.keys()`` and ``.values()`` from a snapshot (see above)."""
+    environ = type(os.environ)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_patched(environ, "copy", _environ_snapshot))
+        stack.enter_context(_patched(environ, "items", lambda self: _environ_snapshot(self).items()))
+        stack.enter_context(_patched(environ, "keys", lambda self: _environ_snapshot(self).keys()))
+        stack.enter_context(_patched(environ, "values", lambda self: _environ_snapshot(self).values()))
+        yield
 
 
 @contextlib.contextmanager
@@ -212,7 +227,7 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
     try:
-        with _patched(type(os.environ), "copy", _atomic_environ_copy):
+        with _atomic_environ_reads():
             yield calls
     finally:
         LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
