@@ -241,7 +241,8 @@ class BatchWriter:
         for record in batch:
             streak = self.retry.streak()
             extra: dict[str, Any] = {}
-            value = record.item.get(self.skip_newer)
+            item = record.item  # converted for botocore's serialiser once, not per attempt
+            value = item.get(self.skip_newer)
             if record.op == "put" and isinstance(value, dict) and "N" in value:
                 extra = {
                     "ConditionExpression": "attribute_not_exists(#a) OR #a <= :v",
@@ -254,9 +255,9 @@ class BatchWriter:
                     self.budget.acquire(units)
                 try:
                     if record.op == "put":
-                        self.client.put_item(TableName=self.table, Item=record.item, **extra)
+                        self.client.put_item(TableName=self.table, Item=item, **extra)
                     else:
-                        self.client.delete_item(TableName=self.table, Key=record.item)
+                        self.client.delete_item(TableName=self.table, Key=item)
                 except (ClientError, BotoCoreError) as error:
                     outcome = self._failed(error, units, streak, "PutItem" if record.op == "put" else "DeleteItem")
                     if outcome == "retry":
