@@ -17,7 +17,8 @@ import base64
 import gzip
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 
 def naive(path: str, table_name: str) -> int:
@@ -36,6 +37,9 @@ def naive(path: str, table_name: str) -> int:
     return count
 
 
+T = TypeVar("T")
+
+
 def _blobs(value: dict[str, Any]) -> dict[str, Any]:
     """B and BS from base64 text to bytes (botocore base64-encodes blobs itself), in L and M too."""
     ((tag, inner),) = value.items()
@@ -50,22 +54,13 @@ def _blobs(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def plain(path: str, table_name: str) -> int:
-    import boto3
-
-    client = boto3.client("dynamodb")
+def _in_batches_of_25(path: str, request_of: Callable[[bytes], T], send: Callable[[list[T]], None]) -> int:
+    """Each line of the gzip data file made a request, sent 25 at a time (what (c) and (d) share); the count."""
     count = 0
-
-    def send(requests: list[dict[str, Any]]) -> None:
-        pending = {table_name: requests}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-    batch: list[dict[str, Any]] = []
+    batch: list[T] = []
     with gzip.open(path, "rb") as lines:
         for line in lines:
-            item = json.loads(line)["Item"]
-            batch.append({"PutRequest": {"Item": {name: _blobs(value) for name, value in item.items()}}})
+            batch.append(request_of(line))
             count += 1
             if len(batch) == 25:
                 send(batch)
@@ -73,6 +68,23 @@ def plain(path: str, table_name: str) -> int:
     if batch:
         send(batch)
     return count
+
+
+def plain(path: str, table_name: str) -> int:
+    import boto3
+
+    client = boto3.client("dynamodb")
+
+    def put(line: bytes) -> dict[str, Any]:
+        item = json.loads(line)["Item"]
+        return {"PutRequest": {"Item": {name: _blobs(value) for name, value in item.items()}}}
+
+    def send(requests: list[dict[str, Any]]) -> None:
+        pending = {table_name: requests}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+    return _in_batches_of_25(path, put, send)
 
 
 def raw(path: str, table_name: str) -> int:
@@ -91,7 +103,6 @@ def raw(path: str, table_name: str) -> int:
     parts = urlsplit(endpoint)
     connection = http.client.HTTPConnection(parts.hostname, parts.port)
     head = b'{"RequestItems":{' + json.dumps(table_name).encode() + b":["
-    count = 0
 
     def send(puts: list[bytes]) -> None:
         body = head + b",".join(puts) + b"]}}"
@@ -111,17 +122,10 @@ def raw(path: str, table_name: str) -> int:
         if response.status != 200:
             raise SystemExit(f"HTTP {response.status}")
 
-    batch: list[bytes] = []
-    with gzip.open(path, "rb") as lines:
-        for line in lines:
-            batch.append(b'{"PutRequest":' + line.rstrip(b"\n") + b"}")  # the line is {"Item": {...}}
-            count += 1
-            if len(batch) == 25:
-                send(batch)
-                batch = []
-    if batch:
-        send(batch)
-    return count
+    def put(line: bytes) -> bytes:
+        return b'{"PutRequest":' + line.rstrip(b"\n") + b"}"  # the line is {"Item": {...}}
+
+    return _in_batches_of_25(path, put, send)
 
 
 if __name__ == "__main__":
