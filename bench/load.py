@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DDB_RESTORE, ROOT, aws_env, run_measured, table  # noqa: E402
 from sink import item_fingerprint  # noqa: E402
 
-from ddb_restore.sample import summary_document  # noqa: E402
+from ddb_restore.sample import create_sample_table, summary_document  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -304,15 +304,7 @@ def main() -> None:
         )
         with Dynalite() as dynalite, FaultProxy(dynalite.endpoint) as proxy:
             client = _client(dynalite.endpoint)
-            client.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "N"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_sample_table(client, TABLE)
             proxy.throttle_probability(args.throttle, seed=1)
             proxy.partial_probability(args.partial, keep=0.5, seed=2)
             assert dynalite.process is not None

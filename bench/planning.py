@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DDB_RESTORE, TABLE, aws_env, full_lines, run_measured, small_item, table  # noqa: E402
 from sink import Sink  # noqa: E402
 
-from ddb_restore.sample import summary_document  # noqa: E402
+from ddb_restore.sample import create_sample_table, summary_document  # noqa: E402
 
 PAYLOAD_LIMIT = 256 * 1024  # Step Functions: the largest input or output of a state, in bytes (UTF-8)
 LAMBDA_MEMORY_MB = 512  # template.yaml, Globals.Function.MemorySize (PlanFunction does not override it)
@@ -230,15 +230,7 @@ def plan_step_child(folder: Path, out: Path) -> None:
                 s3.put_object(
                     Bucket=EXPORT_BUCKET, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes()
                 )
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_sample_table(dynamodb, TABLE)
         settings = StackSettings(export_bucket=EXPORT_BUCKET, run_bucket=RUN_BUCKET, target_table=TABLE)
         event = {
             "manifestKey": key_prefix + "manifest-summary.json",

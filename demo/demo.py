@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from ddb_restore.cli import main  # noqa: E402
 from ddb_restore.compare import diff_tables, scan_items  # noqa: E402
 from ddb_restore.sample import (  # noqa: E402
+    create_sample_table,
     full_records,
     incremental_records,
     sample_items,
@@ -84,18 +85,6 @@ def upload_exports(full: list[str], incremental: list[str]) -> None:
         upload_folder(s3, root, BUCKET, "")
 
 
-def create_table(name: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def matches(table: str, expected: list[dict[str, Any]]) -> bool:
     problems = diff_tables(expected, scan_items(boto3.client("dynamodb"), table), KEYS)
     if problems:
@@ -130,13 +119,13 @@ def run_demo() -> int:
         say(f"local AWS in this process (moto); s3://{BUCKET} holds a full export of {len(full)} records")
         say(f"and an incremental export of {len(incremental)} records after it (updates, deletes, inserts)\n")
 
-        create_table("Orders-cli")
+        create_sample_table(boto3.client("dynamodb"), "Orders-cli")
         command = ["run", *exports, "--table", "Orders-cli", "--max-wcu", "2000", "--workers", "4"]
         say("1. the engine in this process: $ ddb-restore " + " ".join(command))
         if main(command) != 0 or not matches("Orders-cli", expected):
             return 1
 
-        create_table("Orders")
+        create_sample_table(boto3.client("dynamodb"), "Orders")
         say("2. the SAM application: template.yaml deployed locally as stack ddb-restore-demo (Lambda handlers")
         say("   in-process, statemachine/*.asl.json run by moto's Step Functions interpreter; chunks of 100 records)")
         deployed = deploy_template(

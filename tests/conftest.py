@@ -14,13 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ddb_restore.sample import create_sample_table
 from support.dynalite import Dynalite
 
-KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
-KEY_ATTRIBUTES = [
-    {"AttributeName": "pk", "AttributeType": "S"},
-    {"AttributeName": "sk", "AttributeType": "N"},
-]
 KEYS = ("pk", "sk")
 
 
@@ -47,15 +43,7 @@ def moto() -> Iterator[None]:
 
 def create_table(client: Any, name: str = "Target", **extra: Any) -> str:
     """The usual target: pk (S) + sk (N), on demand; `extra` adds GSIs or attribute definitions."""
-    client.create_table(
-        TableName=name,
-        KeySchema=KEY_SCHEMA,
-        AttributeDefinitions=extra.pop("AttributeDefinitions", KEY_ATTRIBUTES),
-        BillingMode="PAY_PER_REQUEST",
-        **extra,
-    )
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
-    return name
+    return create_sample_table(client, name, **extra)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,26 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sample_items", "summary_document", "write_export", "full_records", "incremental_records", "upload_folder"]
+__all__ = [
+    "sample_items",
+    "summary_document",
+    "write_export",
+    "full_records",
+    "incremental_records",
+    "upload_folder",
+    "create_sample_table",
+    "SAMPLE_KEY_SCHEMA",
+    "SAMPLE_KEY_ATTRIBUTES",
+]
 
 Item = dict[str, Any]
+
+# The key of every sample item: pk (S) + sk (N).
+SAMPLE_KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+SAMPLE_KEY_ATTRIBUTES = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "N"},
+]
 
 
 def _b64(data: bytes) -> str:
@@ -204,3 +221,17 @@ def incremental_records(
             record["NewImage"] = new
         lines.append(json.dumps(record, ensure_ascii=False))
     return lines
+
+
+def create_sample_table(client: Any, name: str, **extra: Any) -> str:
+    """A table for the sample items (pk S + sk N, on demand), ACTIVE on return; `extra` adds GSIs or
+    attribute definitions. The demo, the benches and the tests restore into it."""
+    client.create_table(
+        TableName=name,
+        KeySchema=SAMPLE_KEY_SCHEMA,
+        AttributeDefinitions=extra.pop("AttributeDefinitions", SAMPLE_KEY_ATTRIBUTES),
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    return name
