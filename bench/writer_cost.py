@@ -122,6 +122,7 @@ _STAGES = [
     ("  of which JSON serialisation", "botocore/serialize.py", "serialize_to_request"),
     ("botocore: sign, send, receive", "botocore/client.py", "_make_request"),
     ("  of which SigV4 signing", "botocore/signers.py", "sign"),
+    ("  of which HTTP (http.client, transport.py)", "ddb_restore/transport.py", "send"),
     ("  of which response parsing", "botocore/parsers.py", "parse"),
     ("startup: plan (sample, checks)", "ddb_restore/plan.py", "make_plan"),
     ("startup: DescribeTable etc.", "ddb_restore/plan.py", "describe_target"),

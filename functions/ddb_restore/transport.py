@@ -17,7 +17,7 @@ writer treat them as they always did.
 
 It reads a few private attributes of botocore's session (`_verify`, `_timeout`, ...). `use_lean_http` checks
 they exist and otherwise leaves the client as it is: a botocore that changed them gets the slower path, not a
-broken one (tests/test_transport.py fails loudly on the version this project pins, so it is noticed).
+broken one; tests/test_transport.py then fails, so that CI, which installs the newest botocore, says so.
 """
 
 from __future__ import annotations
