@@ -204,12 +204,11 @@ def _timeouts(timeout: Any) -> tuple[float, float]:
 
 
 def _dropped(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable has been closed by the server (or sent what nobody asked)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
+    """An idle keep-alive socket that is readable has been closed by the server (or sent what nobody asked).
+    poll, not select: select cannot watch a descriptor numbered 1024 or more."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def use_lean_http(client: Any) -> bool:
