@@ -31,6 +31,7 @@ import os
 import pstats
 import random
 import re
+import statistics
 import sys
 import tempfile
 from concurrent.futures import Future
@@ -312,12 +313,14 @@ def main() -> None:
             f"{avg_line:,.0f} B of JSON a line, {gz_bytes / 1e6:.1f} MB gzip"
         )
         results: dict[str, Measured] = {}
+        rounds: list[dict[str, float]] = []  # CPU s of each approach, round by round
         checks: dict[str, str] = {}
         with Sink(track=True) as sink:
             env = aws_env(sink.endpoint)
             # the fixed cost inside (a): interpreter start and imports, measured alone
             startup = run_measured([DDB_RESTORE, "--version"], env)
             for _ in range(args.repeat):
+                rounds.append({})
                 for name, cmd in approaches(folder, work).items():
                     sink.reset()
                     measured = run_measured(cmd, env)
@@ -331,6 +334,7 @@ def main() -> None:
                         checks[name] = "values (number text rewritten)"
                     else:
                         checks[name] = "NO: items differ"
+                    rounds[-1][name] = measured.cpu
                     if name not in results or measured.cpu < results[name].cpu:
                         results[name] = measured
             stages = stage_costs(data_files(folder)[0], min(2_000, args.items))
@@ -379,6 +383,15 @@ def main() -> None:
         f"(a) without it: {n / (results['(a) ddb-restore run'].cpu - startup.cpu):,.0f} items/CPU-s"
     )
     print(f"\nstages timed alone on the first {min(2_000, n):,} items (no profiler):\n{stages}")
+    if len(rounds) > 1:
+        # The machine's speed drifts over minutes: (a) against the (b) run right after it, round by round,
+        # is a second reading of the ratio, next to best-of-each above.
+        paired = [r["(b) naive batch_writer"] / r["(a) ddb-restore run"] for r in rounds]
+        print(
+            "(a) vs (b) round by round (the same minute): "
+            + ", ".join(f"{x:.2f}x" for x in paired)
+            + f"; median {statistics.median(paired):.2f}x"
+        )
     per_item = {k: m.cpu / n * 1e6 for k, m in results.items()}
     print("whole runs, µs/item: " + ", ".join(f"{k.split()[0]} {v:,.0f}" for k, v in per_item.items()))
     if profile is not None:
