@@ -50,6 +50,7 @@ class Server:
         self.mode = "ok"
         self.requests: list[dict[str, Any]] = []
         self.connections = 0
+        self.closed = 0  # connections the server has closed (its socket shut down)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,7 +79,12 @@ class Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class HTTPServer(ThreadingHTTPServer):
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)
+                outer.closed += 1
+
+        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
@@ -146,9 +152,12 @@ def test_calls_share_one_keep_alive_connection(server: Server) -> None:
 def test_a_connection_the_server_closed_while_idle_is_opened_anew(server: Server) -> None:
     server.mode = "hang-up"
     client = client_for(server.endpoint)
-    for _ in range(3):
+    for calls in range(1, 4):
         client.batch_write_item(RequestItems=REQUEST)
-        time.sleep(0.05)  # the server's FIN arrives while the connection sits idle, as with a real endpoint
+        deadline = time.monotonic() + 10
+        while server.closed < calls and time.monotonic() < deadline:  # the server hangs up after answering,
+            time.sleep(0.01)  # and its FIN reaches the idle connection before the next call, as in real life
+        assert server.closed == calls
     assert len(server.requests) == 3
     assert server.connections == 3
 
