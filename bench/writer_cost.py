@@ -319,9 +319,9 @@ def main() -> None:
         checks: dict[str, str] = {}
         with Sink(track=True) as sink:
             env = aws_env(sink.endpoint)
-            # (a) as installed: pip and `sam build` byte-compile a package they install; this venv's editable
+            # (a) as installed: pip byte-compiles a package it installs (`pip install .`); this venv's editable
             # install is not, and where PYTHONDONTWRITEBYTECODE is set (as on the machine of these figures) every
-            # start compiled ddb_restore's modules anew, ~40 ms of CPU no installed copy spends.
+            # start compiled ddb_restore's modules anew, ~40 ms of CPU an installed copy does not spend.
             compileall.compile_dir(str(ROOT / "functions" / "ddb_restore"), quiet=1)
             # the fixed cost inside (a): interpreter start and imports, measured alone
             startup = run_measured([DDB_RESTORE, "--version"], env)
