@@ -104,13 +104,15 @@ def server() -> Iterator[Server]:
     s.close()
 
 
-def client_for(endpoint: str, lean: bool = True, **config: Any) -> Any:
+def client_for(endpoint: str, lean: bool = True, verify: bool | str | None = None, **config: Any) -> Any:
+    """A DynamoDB client with no retries; `lean`: with LeanHTTPSession put in (and it must be)."""
     client = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="y",
+        verify=verify,
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}, **config),
     )
     if lean:
@@ -246,16 +248,7 @@ def test_https_verifies_the_server_against_the_configured_ca_bundle(tmp_path: Pa
     tls.load_cert_chain(cert_file, key_file)
     server = Server(tls)
     try:
-        trusted = boto3.client(
-            "dynamodb",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="y",
-            verify=str(cert_file),
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-        )
-        assert use_lean_http(trusted)
+        trusted = client_for(server.endpoint, verify=str(cert_file))
         assert trusted.batch_write_item(RequestItems=REQUEST)["UnprocessedItems"] == {}
 
         with pytest.raises(SSLError):  # botocore's default CA bundle does not know this certificate
