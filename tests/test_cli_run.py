@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,21 @@ def test_a_local_export_is_restored_exactly_with_a_report(
     for field in ("throttle_retries", "unprocessed_retries", "duration_s"):
         assert field in report
     assert "succeeded: 150 put" in out
+
+
+def test_a_local_run_never_imports_boto3(dynalite: str, table: str, export: Path, items: list) -> None:
+    """`run` on a local export goes without boto3 (clients.py: its import is ~0.08 s of every run's CPU).
+    Run in a fresh interpreter: this one has imported boto3 long ago."""
+    script = (
+        "import sys\n"
+        "from ddb_restore.cli import main\n"
+        f"code = main(['run', {str(export)!r}, '--table', {table!r}, '--rejects', 'rejects.jsonl'])\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 's3transfer')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert diff_tables(items, table_items(table), KEYS) == []
 
 
 def test_a_full_export_then_an_incremental_one_apply_in_order(

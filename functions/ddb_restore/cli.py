@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
@@ -240,6 +239,8 @@ def _finish(snap: Snapshot) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    import boto3  # only start and status need it: `run` goes without (clients.py says why)
+
     session = boto3.session.Session()
     outputs = stack_outputs(session.client("cloudformation"), args.stack_name)
     sfn = session.client("stepfunctions")
@@ -261,6 +262,8 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import boto3
+
     session = boto3.session.Session()
     snap = snapshot(session.client("stepfunctions"), s3_client(session), args.execution_arn)
     print(snap.line())
