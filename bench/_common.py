@@ -66,6 +66,21 @@ def make_item(i: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
+def few_values_item(i: int, rng: random.Random) -> dict[str, Any]:
+    """An item of about the same size as make_item's (~1 KB) in 8 attribute values instead of ~45: most of its
+    bytes in one S. For writer_cost.py --mix few: how the item mix moves the ratio of (a) to (b)."""
+    return {
+        "pk": {"S": f"customer#{i % 997:05d}"},
+        "sk": {"N": str(i)},
+        "name": {"S": f"Item {i} — ünïcødé"},
+        "price": {"N": f"{rng.randint(0, 99999)}.{rng.randint(0, 99):02d}"},
+        "active": {"BOOL": i % 3 == 0},
+        "tags": {"SS": sorted({rng.choice(_WORDS) for _ in range(3)})},
+        "quantity": {"N": str(rng.randint(-1000, 1000))},
+        "description": {"S": " ".join(rng.choice(_WORDS) for _ in range(140))[:850]},
+    }
+
+
 def small_item(i: int) -> dict[str, Any]:
     """An item of ~40 bytes (one write unit); every tenth ~2.1 KB (three), so batches do not all cost 25."""
     item = {"pk": {"S": f"k#{i % 4093:04d}"}, "sk": {"N": str(i)}, "v": {"S": f"value {i}"}, "n": {"N": str(i * 7)}}
