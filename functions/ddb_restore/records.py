@@ -91,7 +91,7 @@ class _Invalid(Exception):
 
 
 def _n(text: str) -> int:
-    """Size of a valid N text; _Invalid otherwise."""
+    """Size of a valid N text; _Invalid otherwise (AttributeError when it is not a str: see `_measure_map`)."""
     if text.isdigit() and text.isascii():
         return (len(text.strip("0")) + 1) // 2 + 1
     if not _NUMBER.fullmatch(text):
