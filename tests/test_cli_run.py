@@ -69,7 +69,7 @@ def test_a_local_export_is_restored_exactly_with_a_report(
 
 
 def test_a_local_run_never_imports_boto3(dynalite: str, table: str, export: Path, items: list) -> None:
-    """`run` on a local export goes without boto3 (clients.py: its import is ~0.08 s of every run's CPU).
+    """`run` on a local export goes without boto3 (clients.py: its import is ~0.06–0.08 s of every run's CPU).
     Run in a fresh interpreter: this one has imported boto3 long ago."""
     script = (
         "import sys\n"

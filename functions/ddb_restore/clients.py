@@ -8,7 +8,7 @@ BatchWriteItem retries (see retry.py for why); S3 keeps botocore's standard retr
 boto3 is imported only where it adds something: the S3 client's `upload_file` (steps.py) and the sessions the
 Lambda handlers and `ddb-restore start` pass in. A DynamoDB client with no session given is botocore's own:
 boto3 adds nothing to a client but its user agent, and importing it (s3transfer, multiprocessing...) cost
-~0.08 s of CPU on every `ddb-restore run`, ~4 µs an item of a 20,000-item file (bench/writer_cost.py).
+~0.06–0.08 s of CPU on every `ddb-restore run`, 3–4 µs an item of a 20,000-item file (bench/writer_cost.py).
 """
 
 from __future__ import annotations
