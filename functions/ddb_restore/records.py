@@ -43,7 +43,8 @@ AttributeMap = dict[str, Any]
 # DynamoDB's number syntax: optional sign, digits with an optional point, optional exponent.
 # NaN, Infinity, hex, empty strings and JSON numbers (not strings) are refused here with a clear reason;
 # precision and exponent range are left to DynamoDB, whose refusal lands in the rejects output.
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # ASCII: no other scripts' digits
+# Group 1 is the mantissa without its sign, whose significant digits size the number (see `_n`).
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # ASCII: no other scripts' digits
 
 
 @dataclass(slots=True)
@@ -80,12 +81,6 @@ def key_of(item: AttributeMap, key_names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(repr(item.get(name)) for name in key_names)
 
 
-def _number_size(text: str) -> int:
-    """DynamoDB's size of a number: about one byte per two significant digits, plus one."""
-    mantissa = text.lstrip("-").split("e")[0].split("E")[0].replace(".", "").strip("0")
-    return (len(mantissa) + 1) // 2 + 1
-
-
 class _Invalid(Exception):
     """Raised by `_measure`: the value is not valid DynamoDB JSON (`_explain` says where and why)."""
 
@@ -94,47 +89,61 @@ def _n(text: str) -> int:
     """Size of a valid N text; _Invalid otherwise (AttributeError when it is not a str: see `_measure_map`)."""
     if text.isdigit() and text.isascii():
         return (len(text.strip("0")) + 1) // 2 + 1
-    if not _NUMBER.fullmatch(text):
+    whole, _, fraction = text.removeprefix("-").partition(".")
+    digits = whole + fraction
+    if digits.isdigit() and digits.isascii():  # -40, 691.93, -0.5, .5: no exponent, no regex
+        return (len(digits.strip("0")) + 1) // 2 + 1
+    match = _NUMBER.fullmatch(text)
+    if match is None:
         raise _Invalid
-    return _number_size(text)
+    # DynamoDB's size of a number: about one byte per two significant digits, plus one.
+    return (len(match[1].replace(".", "").strip("0")) + 1) // 2 + 1
 
 
-def _b(text: Any) -> int:
-    """Decoded length of a valid B text; _Invalid otherwise."""
+def _base64(text: str) -> bytes:
+    """Strict base64 (its alphabet only, padded, no data after the padding): the very check
+    `b64decode(validate=True)` makes (it calls this since Python 3.11), without its Python wrapper.
+    Raises binascii.Error (a ValueError) for bad base64, ValueError for a str that is not ASCII, TypeError for
+    what is not a str (a2b_base64 would take bytes too: a decoded line never holds any)."""
     if type(text) is not str:
-        raise _Invalid
-    try:
-        return len(b64decode(text, validate=True))
-    except (binascii.Error, ValueError):
-        raise _Invalid from None
+        raise TypeError("base64 text must be a str")
+    return binascii.a2b_base64(text, strict_mode=True)
 
 
 def _measure(attributes: Any) -> int:
     """DynamoDB size of a valid map of attributes; _Invalid when it is not valid DynamoDB JSON."""
     try:
         return _measure_map(attributes)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, LookupError):
         raise _Invalid from None
 
 
-# The walk below checks types by what it does with a value rather than by asking its type: `.items()` exists
-# only on a dict, `.isascii()`/`.isdigit()` only on a str among what a decoded line holds (dict, list, str,
-# int, float, bool, None), and `((tag, inner),) = value.items()` unpacks a map of exactly one pair, so a
-# wrong type or shape raises AttributeError, TypeError or ValueError, which `_measure` turns into _Invalid.
-# Asking `type(x) is ...` of every value instead cost ~15% more. Where duck typing would let a wrong value
-# through (BOOL: 1 is not a bool; NULL; a str where a list belongs would be iterated), the type is checked.
-# tests/test_fuzz.py checks that this walk and `_explain` agree on valid and broken items alike.
+# The walk below checks types by what it does with a value rather than by asking its type, and does in one C
+# call what it can (bench/writer_cost.py: it is the writer's hottest loop, ~45 values an item):
+# - `"".join(attributes)` joins a map's names (str keys; anything else is a TypeError), sized at once;
+# - `(tag,) = value` takes the one key of a one-pair dict (two keys or none: ValueError; a str, a number or
+#   None: TypeError), `value[tag]` its value (a one-element list gets there and fails with TypeError or
+#   IndexError, or, for [0] and [-1], yields an int that no tag below accepts);
+# - `.isascii()`/`.isdigit()` exist only on a str among what a decoded line holds (dict, list, str, int,
+#   float, bool, None); `"".join(inner)` of an SS fails on a member that is not a str.
+# `_measure` turns those exceptions into _Invalid. Where use would let a wrong value through (BOOL: 1 is not
+# a bool; NULL; a str or a dict where a list belongs would be iterated), the type is checked.
+# tests/test_fuzz.py checks that this walk and `_explain` agree on valid and broken items alike, and that
+# its sizes equal DynamoDB's rules written plainly.
 
 
 def _measure_map(attributes: Any) -> int:
-    size = 0
-    for name, value in attributes.items():
-        ((tag, inner),) = value.items()
-        size += len(name) if name.isascii() else len(name.encode("utf-8"))
-        if tag == "S":  # the two commonest tags, inline: a call per value is a good part of the walk's cost
+    names = "".join(attributes)
+    size = len(names) if names.isascii() else len(names.encode("utf-8"))
+    for value in attributes.values():
+        (tag,) = value
+        inner = value[tag]
+        if tag == "S":  # the commonest tags inline: a call per value is a good part of the walk's cost
             size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
         elif tag == "N":
-            size += _n(inner)
+            size += (len(inner.strip("0")) + 1) // 2 + 1 if inner.isdigit() and inner.isascii() else _n(inner)
+        elif tag == "M":
+            size += _measure_map(inner) + 3
         else:
             size += _measure_value(tag, inner)
     return size
@@ -156,35 +165,35 @@ def _measure_value(tag: str, inner: Any) -> int:
             raise _Invalid
         return 1
     if tag == "B":
-        return _b(inner)
+        return len(_base64(inner))
     if type(inner) is not list:
         raise _Invalid
-    size = 0
     if tag == "L":
         size = 3 + len(inner)
         for element in inner:
-            ((element_tag, element_inner),) = element.items()
-            size += _measure_value(element_tag, element_inner)
-    elif tag == "SS":
-        for text in inner:
-            size += len(text) if text.isascii() else len(text.encode("utf-8"))
-    elif tag == "NS":
-        for text in inner:
-            size += _n(text)
-    elif tag == "BS":
-        for text in inner:
-            size += _b(text)
-    else:
-        raise _Invalid
-    return size
+            (element_tag,) = element
+            element_inner = element[element_tag]
+            if element_tag == "M":
+                size += _measure_map(element_inner) + 3
+            else:
+                size += _measure_value(element_tag, element_inner)
+        return size
+    if tag == "SS":
+        text = "".join(inner)
+        return len(text) if text.isascii() else len(text.encode("utf-8"))
+    if tag == "NS":
+        return sum(map(_n, inner))
+    if tag == "BS":
+        return sum(len(_base64(text)) for text in inner)
+    raise _Invalid
 
 
 def _blob(value: Any, where: str) -> bytes:
     if not isinstance(value, str):
         raise RecordError(f"{where}: B value must be a base64 string, got {type(value).__name__}")
     try:
-        return b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as err:
+        return _base64(value)
+    except ValueError as err:  # binascii.Error is one
         raise RecordError(f"{where}: B value is not valid base64 ({err})") from None
 
 
@@ -385,9 +394,6 @@ class RecordParser:
         try:
             # key_of's strings, built directly: B keys as bytes (the form botocore parses UnprocessedItems
             # into, which key_of must match); S and N values are already as sent.
-            return tuple(
-                repr(_as_sent(value) if "B" in value else value)
-                for value in [attributes[name] for name in self.key_names]
-            )
+            return tuple([repr(_as_sent(v) if "B" in v else v) for v in map(attributes.__getitem__, self.key_names)])
         except KeyError as err:
             raise RecordError(f"{where} lacks the table's key attribute {err.args[0]!r}") from None
