@@ -16,7 +16,10 @@ this process under cProfile on the first --profile-items items (the worker pool 
 executor, so the profiler sees the writer's thread): top functions, stages and areas.
 
     .venv/bin/python bench/writer_cost.py [--items 20000] [--repeat 1] [--top 15] [--profile-items 5000]
-                                          [--no-profile] [--mix mixed|few]
+                                          [--no-profile] [--mix mixed|few] [--instructions]
+
+With --instructions, (a) and (b) also run under valgrind on exports of 20 and 2,000 items: instructions at
+start and per item, which, unlike CPU time on a shared VM, are the same from run to run.
 
 Target (issue 6): (a) ≥ 6 × (b) in items per CPU-second.
 """
@@ -32,7 +35,9 @@ import os
 import pstats
 import random
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import Future
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     DDB_RESTORE,
+    PYTHON,
     ROOT,
     TABLE,
     Measured,
@@ -220,6 +226,50 @@ def stage_costs(data_file: Path, items: int) -> str:
     return table(["stage, alone", "µs/item"], rows)
 
 
+# Files of the instruction count (--instructions): the marginal cost of an item is read between the two.
+_COUNT_SIZES = (20, 2_000)
+
+
+def instructions(cmd: list[str], env: dict[str, str]) -> int:
+    """Instructions the command's process executes, counted by valgrind (cachegrind, no cache simulation).
+
+    Why: on a shared VM the CPU time of one and the same run drifts by ±30% from minute to minute, more than the
+    changes it is meant to judge; an instruction count is the same from run to run (with PYTHONHASHSEED fixed:
+    string hashes set the dicts' layouts). It is not CPU time — (a) retires fewer instructions per second
+    than (b), whose interpreter loop is tight — so it is shown beside the CPU figures, never instead of them."""
+    with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
+        full = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        full += [f"--log-file={log.name}", PYTHON, *cmd]
+        done = subprocess.run(full, env={**env, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[:2])} under valgrind exited {done.returncode}:\n{done.stdout[-2000:]}")
+        found = re.search(r"I\s+refs:\s+([\d,]+)", log.read())
+    if found is None:
+        raise SystemExit("valgrind printed no instruction count")
+    return int(found.group(1).replace(",", ""))
+
+
+def instruction_counts(folders: dict[int, Path], work: Path, env: dict[str, str], items: int) -> str:
+    """(a) and (b) on the small exports under valgrind: fixed and per-item instructions, and the ratio."""
+    rows = []
+    counts: dict[str, tuple[float, float]] = {}
+    for name in ("(a) ddb-restore run", "(b) naive batch_writer"):
+        small, large = (instructions(approaches(folders[n], work)[name], env) for n in _COUNT_SIZES)
+        per_item = (large - small) / (_COUNT_SIZES[1] - _COUNT_SIZES[0])
+        fixed = small - _COUNT_SIZES[0] * per_item
+        counts[name] = (fixed, per_item)
+        whole = fixed + items * per_item
+        rows.append((name, f"{fixed / 1e6:,.0f} M", f"{per_item / 1e3:,.0f} K", f"{whole / 1e9:.2f} G"))
+    (fixed_a, item_a), (fixed_b, item_b) = counts.values()
+    ratio_items = item_b / item_a
+    ratio_run = (fixed_b + items * item_b) / (fixed_a + items * item_a)
+    text = table(["approach", "fixed (start...)", "per item", f"{items:,} items"], rows)
+    return (
+        f"{text}\n(b) / (a) in instructions: {ratio_items:.2f}x per item, {ratio_run:.2f}x for {items:,} items "
+        "(process start included)"
+    )
+
+
 def _area(filename: str, name: str) -> str:
     where = f"{filename} {name}"
     for area, needles in _AREAS:
@@ -305,6 +355,11 @@ def main() -> None:
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run of (a)")
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of (a) and (b) with valgrind (deterministic where CPU time drifts; ~2 min)",
+    )
+    parser.add_argument(
         "--mix",
         choices=("mixed", "few"),
         default="mixed",
@@ -312,6 +367,8 @@ def main() -> None:
         "~1 KB (most of it in one S), to see how the mix moves the ratio",
     )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH (apt-get install valgrind)")
 
     from ddb_restore.records import item_size
 
@@ -322,6 +379,7 @@ def main() -> None:
         lines = full_lines(make(i, rng) for i in range(args.items))
         folder = build_export(work / "export", lines)
         profile_folder = build_export(work / "profile", lines[: args.profile_items])
+        counted = {n: build_export(work / f"count-{n}", lines[:n]) for n in _COUNT_SIZES} if args.instructions else {}
         expected = export_fingerprint(lines)
         expected_values = export_fingerprint(lines, numbers=True)
         sample = [json.loads(line)["Item"] for line in lines[:2000]]
@@ -363,6 +421,7 @@ def main() -> None:
                     if name not in results or measured.cpu < results[name].cpu:
                         results[name] = measured
             stages = stage_costs(data_files(folder)[0], min(2_000, args.items))
+            counts = instruction_counts(counted, work, env, args.items) if args.instructions else None
             profile = None
             if not args.no_profile:
                 sink.reset()
@@ -417,6 +476,10 @@ def main() -> None:
             + ", ".join(f"{x:.2f}x" for x in paired)
             + f"; median {statistics.median(paired):.2f}x"
         )
+    if counts is not None:
+        small, large = _COUNT_SIZES
+        print(f"\ninstructions (valgrind, PYTHONHASHSEED=0; exports of {small:,} and {large:,} items):")
+        print(counts)
     per_item = {k: m.cpu / n * 1e6 for k, m in results.items()}
     print("whole runs, µs/item: " + ", ".join(f"{k.split()[0]} {v:,.0f}" for k, v in per_item.items()))
     if profile is not None:
