@@ -87,17 +87,15 @@ class _Invalid(Exception):
 
 def _n(text: str) -> int:
     """Size of a valid N text; _Invalid otherwise (AttributeError when it is not a str: see `_measure_map`)."""
-    if text.isdigit() and text.isascii():
-        return (len(text.strip("0")) + 1) // 2 + 1
     whole, _, fraction = text.removeprefix("-").partition(".")
     digits = whole + fraction
-    if digits.isdigit() and digits.isascii():  # -40, 691.93, -0.5, .5: no exponent, no regex
-        return (len(digits.strip("0")) + 1) // 2 + 1
-    match = _NUMBER.fullmatch(text)
-    if match is None:
-        raise _Invalid
+    if not (digits.isdigit() and digits.isascii()):  # not 40, -40, 691.93, .5: an exponent, or no number
+        match = _NUMBER.fullmatch(text)
+        if match is None:
+            raise _Invalid
+        digits = match[1].replace(".", "")
     # DynamoDB's size of a number: about one byte per two significant digits, plus one.
-    return (len(match[1].replace(".", "").strip("0")) + 1) // 2 + 1
+    return (len(digits.strip("0")) + 1) // 2 + 1
 
 
 def _base64(text: str) -> bytes:
@@ -140,7 +138,7 @@ def _measure_map(attributes: Any) -> int:
         inner = value[tag]
         if tag == "S":  # the commonest tags inline: a call per value is a good part of the walk's cost
             size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
-        elif tag == "N":
+        elif tag == "N":  # an integer sized here as `_n` would, without the call
             size += (len(inner.strip("0")) + 1) // 2 + 1 if inner.isdigit() and inner.isascii() else _n(inner)
         elif tag == "M":
             size += _measure_map(inner) + 3
