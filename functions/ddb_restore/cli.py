@@ -23,6 +23,7 @@ from .clients import dynamodb_client, s3_client
 from .errors import RestoreError
 from .export import Export, load_export
 from .follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
+from .heap import settle_heap
 from .plan import describe_target, make_plan
 from .progress import Progress
 from .rejects import RejectsFile
@@ -180,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         revert=reverting,
         skip_newer=args.skip_newer,
     )
+    settle_heap()
     try:
         with Progress(plan.items) as progress:
             results = restore(exports, table, client, rejects, settings, progress)

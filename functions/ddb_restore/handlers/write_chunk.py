@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..heap import settle_heap
 from ..steps import write_file_chunk
 from ._common import dynamodb, logger, metrics, s3, settings, tracer
 
@@ -25,7 +26,9 @@ _METRICS = {
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(file=event["file"]["name"], cursor=event.get("cursor", 0))
-    state = write_file_chunk(event, settings(), s3(), dynamodb(), context.get_remaining_time_in_millis)
+    storage, table_client = s3(), dynamodb()
+    settle_heap()  # heap.py: the clients and imports frozen out of the collector's walks
+    state = write_file_chunk(event, settings(), storage, table_client, context.get_remaining_time_in_millis)
     for field, name in _METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
     if state["done"]:
