@@ -5,8 +5,9 @@ a batch. CPython's cyclic collector still runs after every 700 such allocations,
 collection walks every object the imports and botocore's client made (its service model, endpoint rules...).
 Freezing those (`gc.freeze`: moved to a generation the collector never walks) and running the first
 generation after 10,000 allocations instead of 700 took ~3% off the instructions of `ddb-restore run`
-(bench/writer_cost.py --instructions, bench/README.md §1). Cycles are still collected, only less often; the
-writer makes no cyclic garbage in bulk, and what is frozen lives as long as the process anyway.
+(bench/writer_cost.py --instructions, bench/README.md §1). Cycles are still collected, only less often (the
+writer makes no cyclic garbage in bulk), and a frozen object is still freed by reference counting when it is
+no longer used: only a reference cycle among frozen objects would stay for the process's life.
 """
 
 from __future__ import annotations
