@@ -11,14 +11,13 @@ items stand alone; those go to the rejects output with DynamoDB's reason, everyt
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .batchcall import BatchWriteCall
 from .errors import RestoreError
 from .limiter import WriteBudget
 from .records import Record, key_of, write_units
@@ -67,39 +66,6 @@ RejectFn = Callable[[int, str, bytes], None]  # (line, reason, raw record)
 ProgressFn = Callable[[int, int], None]  # (records applied or rejected, write units)
 
 
-# The request body of the BatchWriteItem call this thread is about to make (see _install_wire_body).
-_WIRE_BODY = threading.local()
-
-
-def _use_wire_body(params: dict[str, Any], **_: Any) -> None:
-    """botocore `before-call` hook: send the body the writer built from the records' own DynamoDB JSON."""
-    body = getattr(_WIRE_BODY, "value", None)
-    if body is not None:
-        params["body"] = body
-        _WIRE_BODY.value = None
-
-
-def _install_wire_body(client: Any) -> None:
-    """Why: the records already are DynamoDB's wire format, and records.py has validated every value;
-    having botocore serialise them again, value by value, was the writer's largest CPU cost
-    (bench/writer_cost.py). The call still goes through botocore — endpoint, signing, response parsing,
-    errors — with a placeholder parameter whose serialised body this hook replaces before signing.
-    Registered first, so that any other `before-call` hook sees the real body."""
-    if not getattr(client, "_ddb_restore_wire_body", False):
-        client.meta.events.register_first("before-call.dynamodb.BatchWriteItem", _use_wire_body)
-        client._ddb_restore_wire_body = True
-
-
-# What botocore serialises (and validates, where a client validates) in place of the real requests.
-_PLACEHOLDER: Any = [{"PutRequest": {"Item": {}}}]
-
-
-def _wire_body(table: str, records: list[Record]) -> bytes:
-    return b"".join(
-        (b'{"RequestItems":{', json.dumps(table).encode(), b":[", b",".join(r.wire for r in records), b"]}}")
-    )
-
-
 def _error_text(error: Exception) -> str:
     if isinstance(error, ClientError):
         err = error.response.get("Error", {})
@@ -135,7 +101,7 @@ class BatchWriter:
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
-        _install_wire_body(client)
+        self._call = BatchWriteCall(client, table)
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -187,8 +153,7 @@ class BatchWriter:
             if self.budget:
                 self.budget.acquire(units)
             try:
-                _WIRE_BODY.value = _wire_body(self.table, pending)
-                response = self.client.batch_write_item(RequestItems={self.table: _PLACEHOLDER})
+                response = self._call(self._call.body(r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
                 if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
