@@ -21,6 +21,7 @@ from ddb_restore import batchcall
 from ddb_restore.batchcall import BatchWriteCall
 from ddb_restore.clients import dynamodb_client
 from ddb_restore.records import RecordParser
+from support.botocore_faults import PASS, THROTTLE, UNPROCESSED, BatchWriteFaults
 
 KEYS = ("pk", "sk")
 PARSER = RecordParser(incremental=False, key_names=KEYS)
@@ -90,10 +91,7 @@ def test_later_calls_send_what_the_client_would_signed_anew_and_store_every_item
     assert len({r.headers["amz-sdk-invocation-id"] for r in sent.requests}) == 3
     assert len({r.headers["Authorization"] for r in sent.requests}) == 3  # each body signed for itself
     assert [a["UnprocessedItems"] for a in answers] == [{}, {}, {}]
-    expected = [
-        {k: v for k, v in json.loads(_wire(i))["PutRequest"]["Item"].items()} | {"blob": {"B": b"\x00\xff"}}
-        for i in range(15)
-    ]
+    expected = [json.loads(_wire(i))["PutRequest"]["Item"] | {"blob": {"B": b"\x00\xff"}} for i in range(15)]
     assert _stored(table, 15) == expected
 
 
@@ -111,30 +109,23 @@ def test_a_later_call_raises_the_error_class_the_client_raises(table: Any) -> No
     assert errors[1].operation_name == "BatchWriteItem"
 
 
-def test_before_call_hooks_still_see_every_call_and_can_answer_it(table: Any) -> None:
-    """The tests' fault injectors are `before-call` hooks: one answering the third call keeps it off the table."""
+def test_before_call_hooks_see_the_later_calls_real_bodies_and_can_answer_them(table: Any) -> None:
+    """The tests' fault injectors (support/botocore_faults.py) are `before-call` hooks: on a later call too,
+    one answers with the call's own requests unprocessed, another with a throttle, and nothing is written."""
     client = dynamodb_client()
-    seen: list[bytes] = []
-
-    def throttle_third(params: dict[str, Any], **_: Any) -> Any:
-        seen.append(params["body"])
-        if len(seen) != 3:
-            return None
-        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}
-        return type("Http", (), {"status_code": 400})(), error | {"ResponseMetadata": {"HTTPStatusCode": 400}}
-
-    client.meta.events.register("before-call.dynamodb.BatchWriteItem", throttle_third)
+    faults = BatchWriteFaults(client, [PASS, UNPROCESSED, THROTTLE, PASS])
     call = BatchWriteCall(client, "Target")
     bodies = [call.body(_wire(i) for i in range(start, start + 5)) for start in (0, 5, 10, 15)]
     call(bodies[0])
-    call(bodies[1])
+    unprocessed = call(bodies[1])["UnprocessedItems"]["Target"]
     with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
         call(bodies[2])
     call(bodies[3])
 
-    assert seen == bodies  # the hook saw the real body of every call, the later ones included
+    assert (faults.calls, faults.injected) == (4, {THROTTLE: 1, UNPROCESSED: 1})
+    assert [r["PutRequest"]["Item"]["sk"] for r in unprocessed] == [{"N": str(i)} for i in range(5, 10)]
     stored = {int(item["sk"]["N"]) for item in _stored(table, 20)}
-    assert stored == set(range(10)) | set(range(15, 20))
+    assert stored == set(range(5)) | set(range(15, 20))
 
 
 def test_the_lambda_trace_header_is_the_current_invocations_on_every_call(

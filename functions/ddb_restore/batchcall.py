@@ -43,9 +43,9 @@ from botocore.httpchecksum import apply_request_checksum
 
 __all__ = ["BatchWriteCall"]
 
-OPERATION = "BatchWriteItem"
-_BEFORE_CALL = f"before-call.dynamodb.{OPERATION}"
-_AFTER_CALL = f"after-call.dynamodb.{OPERATION}"
+_OPERATION = "BatchWriteItem"
+_BEFORE_CALL = f"before-call.dynamodb.{_OPERATION}"
+_AFTER_CALL = f"after-call.dynamodb.{_OPERATION}"
 
 # The botocore method a later call is handed to (see the module docstring).
 _RESEND = "_make_request"
@@ -79,6 +79,7 @@ class BatchWriteCall:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        self._resend = getattr(client, _RESEND, None)  # None: every call goes through the client
         self._body = b""
         self._kept: dict[str, Any] | None = None  # the first call's request, as the before-call hooks got it
         self._hook_args: dict[str, Any] = {}  # that call's other before-call arguments: model, request_signer
@@ -93,11 +94,10 @@ class BatchWriteCall:
 
     def __call__(self, body: bytes) -> dict[str, Any]:
         """Send one BatchWriteItem request with this body; its parsed answer (UnprocessedItems...)."""
-        resend = getattr(self._client, _RESEND, None)
-        if self._kept is None or resend is None:
+        if self._kept is None or self._resend is None:
             return self._through_client(body)
         with start_as_current_context(self._features):  # as _make_api_call, from where the first call stood
-            return self._again(body, resend)
+            return self._again(body)
 
     def _through_client(self, body: bytes) -> dict[str, Any]:
         self._body = body
@@ -115,8 +115,8 @@ class BatchWriteCall:
             # The user agent lists the features a call used (`m/...`); the endpoint rules, not run again, add one.
             self._features = copy.deepcopy(get_context())
 
-    def _again(self, body: bytes, resend: Any) -> dict[str, Any]:
-        assert self._kept is not None
+    def _again(self, body: bytes) -> dict[str, Any]:
+        assert self._kept is not None and self._resend is not None
         request = _copy(self._kept)
         request["body"] = body
         context = request["context"]
@@ -126,10 +126,10 @@ class BatchWriteCall:
         if answer is None:
             maybe_compress_request(self._client.meta.config, request, model)
             apply_request_checksum(request)
-            answer = resend(model, request, context)
+            answer = self._resend(model, request, context)
         http, parsed = answer
         events.emit(_AFTER_CALL, http_response=http, parsed=parsed, model=model, context=context)
         if http.status_code >= 300:
             code = context.get("error_code_override") or parsed.get("Error", {}).get("Code")
-            raise self._client.exceptions.from_code(code)(parsed, OPERATION)
+            raise self._client.exceptions.from_code(code)(parsed, _OPERATION)
         return parsed  # type: ignore[no-any-return]
