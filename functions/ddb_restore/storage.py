@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Folder", "LocalFolder", "S3Folder", "locate_export", "locate_exports", "MANIFEST_NAMES"]
 
 MANIFEST_NAMES = ("manifest-summary.json", "manifest-files.json")
+_READ_BUFFER = 256 * 1024  # a local data file's read buffer (see LocalFolder.open)
 
 
 class Folder(Protocol):
@@ -56,7 +57,9 @@ class LocalFolder:
             return None
 
     def open(self, name: str) -> BinaryIO:
-        return open(self.path / name, "rb")  # noqa: SIM115 - the caller closes it
+        # gzip reads its input 8 KB at a time: a 256 KB buffer makes that one read call of the file per 256 KB
+        # instead of per 8 KB (~1,000 fewer system calls for an 8 MB data file).
+        return open(self.path / name, "rb", buffering=_READ_BUFFER)  # noqa: SIM115 - the caller closes it
 
     def subfolders(self) -> list[Folder]:
         return [LocalFolder(p) for p in sorted(self.path.iterdir()) if p.is_dir()]
