@@ -1,0 +1,49 @@
+"""clients.py: the DynamoDB client is made without listing every service botocore knows, from the same models."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import botocore
+import pytest
+
+from ddb_restore.clients import dynamodb_client
+
+BUILTIN_DATA = Path(botocore.__file__).parent / "data"
+
+
+def test_making_the_client_lists_only_dynamodbs_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    listed: list[Path] = []
+    listdir = os.listdir
+
+    def recording(path: Any = ".") -> list[str]:
+        listed.append(Path(os.fsdecode(path)))
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", recording)
+    client = dynamodb_client()
+
+    assert client.meta.service_model.service_name == "dynamodb"
+    in_data = [p for p in listed if p.is_relative_to(BUILTIN_DATA)]
+    assert in_data, "botocore's data folder was not read at all: the test no longer sees the loader"
+    assert BUILTIN_DATA not in in_data  # the ~420 service folders are not listed
+    assert all(p.is_relative_to(BUILTIN_DATA / "dynamodb") for p in in_data), in_data
+
+
+def test_models_on_aws_data_path_still_come_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """AWS_DATA_PATH (and ~/.aws/models) are searched before botocore's own models, as botocore's loader does."""
+    version = tmp_path / "dynamodb" / "2012-08-10"
+    version.mkdir(parents=True)
+    with gzip.open(BUILTIN_DATA / "dynamodb" / "2012-08-10" / "service-2.json.gz") as f:
+        model = json.load(f)
+    model["metadata"]["serviceFullName"] = "DynamoDB, as AWS_DATA_PATH has it"
+    (version / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+
+    client = dynamodb_client()
+
+    assert client.meta.service_model.metadata["serviceFullName"] == "DynamoDB, as AWS_DATA_PATH has it"
