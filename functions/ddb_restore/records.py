@@ -50,16 +50,26 @@ _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # ASCII
 @dataclass(slots=True)
 class Record:
     """One write request taken from one line of a data file. Never changed once parsed, yet not `frozen`: a
-    frozen dataclass sets each field through object.__setattr__, 1.8 µs a record instead of 0.4."""
+    frozen dataclass sets each field through object.__setattr__, 1.8 µs a record instead of 0.4.
+
+    It keeps the request's bytes (`wire`), not the decoded line: the ~100 dicts, lists and strings of a decoded
+    item are freed as soon as it is parsed, while they are still in the CPU's cache, instead of 25 records
+    later when a batch is sent (bench/writer_cost.py), and a waiting batch holds a few KB, not ~100 objects a
+    record. The few calls that want the attributes (`item`) decode them again from `wire`."""
 
     op: Op
-    attributes: AttributeMap  # as in the export: the full item for a put, the key attributes for a delete
     key: tuple[str, ...]  # identity of the item in the table: one batch may not hold a key twice
     size: int  # DynamoDB item size in bytes (for a delete: the key's size)
     line: int  # 1-based line number in its data file
     raw: bytes  # the line as it stood in the file, for the rejects output
+    wire: bytes  # the write request as DynamoDB's JSON wire format, ready to send (see writer.py)
     timestamp: int | None = None  # Metadata.WriteTimestampMicros of an incremental record
-    wire: bytes = b""  # the write request as DynamoDB's JSON wire format, ready to send (see writer.py)
+
+    @property
+    def attributes(self) -> AttributeMap:
+        """As in the export: the full item for a put, the key attributes for a delete."""
+        request = orjson.loads(self.wire)
+        return request["PutRequest"]["Item"] if self.op == "put" else request["DeleteRequest"]["Key"]  # type: ignore[no-any-return]
 
     @property
     def item(self) -> AttributeMap:
@@ -360,7 +370,7 @@ class RecordParser:
             raise RecordError("a full-export record must hold an 'Item' object")
         item = doc["Item"]
         size = _checked_size(item, "Item")
-        return Record("put", item, self._key(item, "Item"), size, line_no, raw, None, _wire("put", item))
+        return Record("put", self._key(item, "Item"), size, line_no, raw, _wire("put", item))
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         return self._change(doc, "NewImage", line_no, line)
@@ -374,12 +384,12 @@ class RecordParser:
         item = doc.get(image)
         if item is not None:
             size = _checked_size(item, image)
-            return Record("put", item, self._key(item, image), size, line_no, line, timestamp, _wire("put", item))
+            return Record("put", self._key(item, image), size, line_no, line, _wire("put", item), timestamp)
         if "Keys" not in doc:
             raise RecordError(f"an incremental record must hold 'Keys' or '{image}'")
         keys = doc["Keys"]
         size = _checked_size(keys, "Keys")
-        return Record("delete", keys, self._key(keys, "Keys"), size, line_no, line, timestamp, _wire("delete", keys))
+        return Record("delete", self._key(keys, "Keys"), size, line_no, line, _wire("delete", keys), timestamp)
 
     @staticmethod
     def _timestamp(metadata: Any) -> int | None:
