@@ -1,17 +1,20 @@
-"""clients.py: the DynamoDB client is made without listing every service botocore knows, from the same models."""
+"""clients.py: the DynamoDB client is made without listing every service botocore knows, from the same models
+(read with orjson)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import botocore
+import botocore.session
 import pytest
 
-from ddb_restore.clients import dynamodb_client
+from ddb_restore.clients import _dynamodb_session, dynamodb_client
 
 BUILTIN_DATA = Path(botocore.__file__).parent / "data"
 
@@ -47,3 +50,33 @@ def test_models_on_aws_data_path_still_come_first(monkeypatch: pytest.MonkeyPatc
     client = dynamodb_client()
 
     assert client.meta.service_model.metadata["serviceFullName"] == "DynamoDB, as AWS_DATA_PATH has it"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["endpoints", "partitions", "sdk-default-configuration", "_retry", "dynamodb/2012-08-10/endpoint-rule-set-1"],
+)
+def test_the_models_read_with_orjson_equal_botocores_own(name: str) -> None:
+    """The data files botocore reads to make the client: the same content as botocore's own loader gives."""
+    ours = _dynamodb_session().get_component("data_loader")
+    theirs = botocore.session.get_session().get_component("data_loader")
+
+    assert ours.load_data(name) == theirs.load_data(name)
+    assert ours.load_service_model("dynamodb", "service-2") == theirs.load_service_model("dynamodb", "service-2")
+
+
+def test_a_model_orjson_refuses_is_read_by_botocores_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The json module takes NaN; orjson refuses it. Such a file still loads, whole, through botocore's loader."""
+    version = tmp_path / "dynamodb" / "2012-08-10"
+    version.mkdir(parents=True)
+    with gzip.open(BUILTIN_DATA / "dynamodb" / "2012-08-10" / "service-2.json.gz") as f:
+        model = json.load(f)
+    model["metadata"]["serviceFullName"] = "DynamoDB with a NaN"
+    model["metadata"]["weight"] = math.nan
+    (version / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+
+    client = dynamodb_client()
+
+    assert client.meta.service_model.metadata["serviceFullName"] == "DynamoDB with a NaN"
+    assert math.isnan(client.meta.service_model.metadata["weight"])
