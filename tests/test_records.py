@@ -227,7 +227,27 @@ def test_a_number_written_as_a_json_number_is_refused() -> None:
     assert "N value must be a decimal number as a string" in text and "sk" in text
 
 
-@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "nan", "inf", "0x10", "", "1,5", " 1", "1e"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "nan",
+        "inf",
+        "0x10",
+        "",
+        "1,5",
+        " 1",
+        "1e",
+        ".-5",
+        "-.-5",
+        "1.2.3",
+        ".",
+        "-",
+        "--5",
+    ],
+)
 def test_a_number_string_that_is_not_a_decimal_is_refused(number: str) -> None:
     text = reason(full_line({"pk": {"S": "a"}, "sk": {"N": "1"}, "n": {"N": number}}))
     assert "N value must be a decimal number" in text

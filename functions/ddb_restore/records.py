@@ -97,8 +97,7 @@ class _Invalid(Exception):
 
 def _n(text: str) -> int:
     """Size of a valid N text; _Invalid otherwise (AttributeError when it is not a str: see `_measure_map`)."""
-    whole, _, fraction = text.removeprefix("-").partition(".")
-    digits = whole + fraction
+    digits = text.removeprefix("-").replace(".", "", 1)  # sign first: ".-5" keeps its "-" and fails below
     if not (digits.isdigit() and digits.isascii()):  # not 40, -40, 691.93, .5: an exponent, or no number
         match = _NUMBER.fullmatch(text)
         if match is None:
