@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ddb_restore import records
+from ddb_restore import records, sizes
 from ddb_restore.errors import DataFileError, RecordError, RestoreError
 from ddb_restore.export import DataFile, load_export, relative_data_key
 from ddb_restore.records import RecordParser, item_size, key_of
@@ -367,8 +367,8 @@ def test_the_fast_check_and_the_explaining_one_agree_on_every_item(item: dict[st
     """records.py checks each line with a fast walk that only says yes or no, and explains a no with a slow one:
     a yes must never hide something the explaining walk refuses, and a no must always get its reason."""
     try:
-        records._measure(item)
-    except records._Invalid:
+        sizes.measure(item)
+    except sizes.Invalid:
         with pytest.raises(RecordError):
             records._explain(item, "Item")
     else:

@@ -6,17 +6,16 @@ through as they are, and the writer sends each record's own DynamoDB JSON (`Reco
 text; only `Record.item`, for the few calls that go through botocore's serialiser, has them as bytes.
 
 Every line is checked (type tags, value shapes, numbers, base64) and sized (DynamoDB's item size: the
-writer needs it for the 16 MB batch cap and the write-unit budget) by one walk, `_measure`, written for
-speed: it is the writer's hottest loop (bench/writer_cost.py). It only says valid-or-not; a line it refuses
-is walked again by `_explain`, slower, which names the attribute path and the reason for the rejects file.
+writer needs it for the 16 MB batch cap and the write-unit budget) by one walk, sizes.py's `measure`,
+written for speed (and compiled where it can be): it is the writer's hottest loop (bench/writer_cost.py). It
+only says valid-or-not; a line it refuses is walked again by `_explain` here, slower, which names the
+attribute path and the reason for the rejects file.
 Lines are decoded and encoded with orjson (several times faster than the json module on these lines, and
 stricter: NaN, Infinity, lone surrogates and a BOM are refused as they should be).
 """
 
 from __future__ import annotations
 
-import binascii
-import re
 from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from .errors import RecordError
+from .sizes import NUMBER, Invalid, measure, strict_base64
 
 __all__ = [
     "Record",
@@ -39,13 +39,6 @@ __all__ = [
 
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
-
-# DynamoDB's number syntax: optional sign, digits with an optional point, optional exponent.
-# NaN, Infinity, hex, empty strings and JSON numbers (not strings) are refused here with a clear reason;
-# precision and exponent range are left to DynamoDB, whose refusal lands in the rejects output.
-# Group 1 is the mantissa without its sign, whose significant digits size the number (see `_n`).
-_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # ASCII: no other scripts' digits
-
 
 @dataclass(slots=True)
 class Record:
@@ -91,126 +84,22 @@ def key_of(item: AttributeMap, key_names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(repr(item.get(name)) for name in key_names)
 
 
-class _Invalid(Exception):
-    """Raised by `_measure`: the value is not valid DynamoDB JSON (`_explain` says where and why)."""
-
-
-def _n(text: str) -> int:
-    """Size of a valid N text; _Invalid otherwise (AttributeError when it is not a str: see `_measure_map`)."""
-    digits = text.removeprefix("-").replace(".", "", 1)  # sign first: ".-5" keeps its "-" and fails below
-    if not (digits.isdigit() and digits.isascii()):  # not 40, -40, 691.93, .5: an exponent, or no number
-        match = _NUMBER.fullmatch(text)
-        if match is None:
-            raise _Invalid
-        digits = match[1].replace(".", "")
-    # DynamoDB's size of a number: about one byte per two significant digits, plus one.
-    return (len(digits.strip("0")) + 1) // 2 + 1
-
-
-def _base64(text: str) -> bytes:
-    """Strict base64 (its alphabet only, padded, no data after the padding): the very check
-    `b64decode(validate=True)` makes (it calls this since Python 3.11), without its Python wrapper.
-    Raises binascii.Error (a ValueError) for bad base64, ValueError for a str that is not ASCII, TypeError for
-    what is not a str (a2b_base64 would take bytes too: a decoded line never holds any)."""
-    if type(text) is not str:
-        raise TypeError("base64 text must be a str")
-    return binascii.a2b_base64(text, strict_mode=True)
-
-
-def _measure(attributes: Any) -> int:
-    """DynamoDB size of a valid map of attributes; _Invalid when it is not valid DynamoDB JSON."""
-    try:
-        return _measure_map(attributes)
-    except (AttributeError, TypeError, ValueError, LookupError):
-        raise _Invalid from None
-
-
-# The walk below checks types by what it does with a value rather than by asking its type, and does in one C
-# call what it can (bench/writer_cost.py: it is the writer's hottest loop, ~45 values an item):
-# - `"".join(attributes)` joins a map's names (str keys; anything else is a TypeError), sized at once;
-# - `(tag,) = value` takes the one key of a one-pair dict (two keys or none: ValueError; a str, a number or
-#   None: TypeError), `value[tag]` its value (a one-element list gets there and fails with TypeError or
-#   IndexError, or, for [0] and [-1], yields an int that no tag below accepts);
-# - `.isascii()`/`.isdigit()` exist only on a str among what a decoded line holds (dict, list, str, int,
-#   float, bool, None); `"".join(inner)` of an SS fails on a member that is not a str.
-# `_measure` turns those exceptions into _Invalid. Where use would let a wrong value through (BOOL: 1 is not
-# a bool; NULL; a str or a dict where a list belongs would be iterated), the type is checked.
-# tests/test_fuzz.py checks that this walk and `_explain` agree on valid and broken items alike, and that
-# its sizes equal DynamoDB's rules written plainly.
-
-
-def _measure_map(attributes: Any) -> int:
-    names = "".join(attributes)
-    size = len(names) if names.isascii() else len(names.encode("utf-8"))
-    for value in attributes.values():
-        (tag,) = value
-        inner = value[tag]
-        if tag == "S":  # the commonest tags inline: a call per value is a good part of the walk's cost
-            size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
-        elif tag == "N":  # an integer sized here as `_n` would, without the call
-            size += (len(inner.strip("0")) + 1) // 2 + 1 if inner.isdigit() and inner.isascii() else _n(inner)
-        elif tag == "M":
-            size += _measure_map(inner) + 3
-        else:
-            size += _measure_value(tag, inner)
-    return size
-
-
-def _measure_value(tag: str, inner: Any) -> int:
-    if tag == "S":
-        return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
-    if tag == "N":
-        return _n(inner)
-    if tag == "M":
-        return _measure_map(inner) + 3
-    if tag == "BOOL":
-        if type(inner) is not bool:
-            raise _Invalid
-        return 1
-    if tag == "NULL":
-        if inner is not True:
-            raise _Invalid
-        return 1
-    if tag == "B":
-        return len(_base64(inner))
-    if type(inner) is not list:
-        raise _Invalid
-    if tag == "L":
-        size = 3 + len(inner)
-        for element in inner:
-            (element_tag,) = element
-            element_inner = element[element_tag]
-            if element_tag == "M":
-                size += _measure_map(element_inner) + 3
-            else:
-                size += _measure_value(element_tag, element_inner)
-        return size
-    if tag == "SS":
-        text = "".join(inner)
-        return len(text) if text.isascii() else len(text.encode("utf-8"))
-    if tag == "NS":
-        return sum(map(_n, inner))
-    if tag == "BS":
-        return sum(len(_base64(text)) for text in inner)
-    raise _Invalid
-
-
 def _blob(value: Any, where: str) -> bytes:
     if not isinstance(value, str):
         raise RecordError(f"{where}: B value must be a base64 string, got {type(value).__name__}")
     try:
-        return _base64(value)
+        return strict_base64(value)
     except ValueError as err:  # binascii.Error is one
         raise RecordError(f"{where}: B value is not valid base64 ({err})") from None
 
 
 def _number(value: Any, where: str) -> None:
-    if not isinstance(value, str) or not _NUMBER.fullmatch(value):
+    if not isinstance(value, str) or not NUMBER.fullmatch(value):
         raise RecordError(f"{where}: N value must be a decimal number as a string, got {value!r:.40}")
 
 
 def _explain_value(value: Any, where: str) -> None:
-    """RecordError naming the first thing wrong in `value`: the slow twin of `_measure_value`, run only on a
+    """RecordError naming the first thing wrong in `value`: the slow twin of sizes.py's walk, run only on a
     value that one refused (tests/test_fuzz.py checks that the two agree)."""
     if not isinstance(value, dict) or len(value) != 1:
         raise RecordError(f"{where}: an attribute value must be an object with exactly one type tag")
@@ -258,8 +147,8 @@ def _explain(attributes: Any, where: str) -> None:
 def _checked_size(attributes: Any, where: str) -> int:
     """Size of a valid map of attributes; RecordError with the path and the reason for an invalid one."""
     try:
-        return _measure(attributes)
-    except _Invalid:
+        return measure(attributes)
+    except Invalid:
         _explain(attributes, where)
         raise RecordError(f"{where}: not valid DynamoDB JSON") from None  # _explain found nothing: never seen
 
