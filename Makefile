@@ -12,7 +12,8 @@ SAM := PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
 .PHONY: demo test lint sam-check bench bench-load clean
 
-$(VENV)/.installed: pyproject.toml
+# setup.py compiles functions/ddb_restore/sizes.py with mypyc (in place, beside it): a change to it installs again.
+$(VENV)/.installed: pyproject.toml setup.py functions/ddb_restore/sizes.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -56,4 +57,5 @@ bench-load: $(VENV)/.installed node_modules/.installed
 	$(PY) bench/load.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache build
+	rm -f functions/ddb_restore/*.so

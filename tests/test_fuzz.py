@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ddb_restore import records, sizes
+from ddb_restore import records
 from ddb_restore.errors import DataFileError, RecordError, RestoreError
 from ddb_restore.export import DataFile, load_export, relative_data_key
 from ddb_restore.records import RecordParser, item_size, key_of
@@ -33,6 +33,7 @@ from ddb_restore.sample import full_records, sample_items, write_export
 from ddb_restore.source import MAX_LINE_BYTES, read_lines
 from ddb_restore.storage import LocalFolder
 from support.shapes import as_sent_map
+from support.walks import WALKS
 
 KEYS = ("pk", "sk")
 EXPORT_ID = "01700000000000-abcdef12"
@@ -363,16 +364,19 @@ def items_with_a_bad_value(draw: st.DrawFn) -> dict[str, Any]:
 
 @fuzz(300)
 @given(item=st.one_of(items(), items_with_a_bad_value()))
-def test_the_fast_check_and_the_explaining_one_agree_on_every_item(item: dict[str, Any]) -> None:
-    """records.py checks each line with a fast walk that only says yes or no, and explains a no with a slow one:
-    a yes must never hide something the explaining walk refuses, and a no must always get its reason."""
+@pytest.mark.parametrize("walk", WALKS)
+def test_the_fast_check_and_the_explaining_one_agree_on_every_item(walk: Any, item: dict[str, Any]) -> None:
+    """records.py checks each line with a fast walk (sizes.py) that only says yes or no, and explains a no with a
+    slow one: a yes must never hide something the explaining walk refuses, and a no must always get its reason.
+    Both copies of the fast walk: the installed one (compiled by mypyc where it could be) and its source."""
     try:
-        sizes.measure(item)
-    except sizes.Invalid:
+        size = walk.measure(item)
+    except walk.Invalid:
         with pytest.raises(RecordError):
             records._explain(item, "Item")
     else:
         records._explain(item, "Item")
+        assert size == dynamodb_size(item)
 
 
 def dumps(doc: Any, ascii_only: bool = True) -> bytes:
