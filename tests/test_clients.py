@@ -37,15 +37,20 @@ def test_making_the_client_lists_only_dynamodbs_folders(monkeypatch: pytest.Monk
     assert all(p.is_relative_to(BUILTIN_DATA / "dynamodb") for p in in_data), in_data
 
 
-def test_models_on_aws_data_path_still_come_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """AWS_DATA_PATH (and ~/.aws/models) are searched before botocore's own models, as botocore's loader does."""
-    version = tmp_path / "dynamodb" / "2012-08-10"
+def model_on_data_path(monkeypatch: pytest.MonkeyPatch, folder: Path, **metadata: Any) -> None:
+    """botocore's DynamoDB model with these metadata changed, in `folder`, put on AWS_DATA_PATH."""
+    version = folder / "dynamodb" / "2012-08-10"
     version.mkdir(parents=True)
     with gzip.open(BUILTIN_DATA / "dynamodb" / "2012-08-10" / "service-2.json.gz") as f:
         model = json.load(f)
-    model["metadata"]["serviceFullName"] = "DynamoDB, as AWS_DATA_PATH has it"
-    (version / "service-2.json").write_text(json.dumps(model))
-    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    model["metadata"].update(metadata)
+    (version / "service-2.json").write_text(json.dumps(model))  # NaN written as the json module's NaN
+    monkeypatch.setenv("AWS_DATA_PATH", str(folder))
+
+
+def test_models_on_aws_data_path_still_come_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """AWS_DATA_PATH (and ~/.aws/models) are searched before botocore's own models, as botocore's loader does."""
+    model_on_data_path(monkeypatch, tmp_path, serviceFullName="DynamoDB, as AWS_DATA_PATH has it")
 
     client = dynamodb_client()
 
@@ -54,27 +59,29 @@ def test_models_on_aws_data_path_still_come_first(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     "name",
-    ["endpoints", "partitions", "sdk-default-configuration", "_retry", "dynamodb/2012-08-10/endpoint-rule-set-1"],
+    [
+        "service-2",
+        "endpoints",
+        "partitions",
+        "sdk-default-configuration",
+        "_retry",
+        "dynamodb/2012-08-10/endpoint-rule-set-1",
+    ],
 )
 def test_the_models_read_with_orjson_equal_botocores_own(name: str) -> None:
     """The data files botocore reads to make the client: the same content as botocore's own loader gives."""
     ours = _dynamodb_session().get_component("data_loader")
     theirs = botocore.session.get_session().get_component("data_loader")
 
-    assert ours.load_data(name) == theirs.load_data(name)
-    assert ours.load_service_model("dynamodb", "service-2") == theirs.load_service_model("dynamodb", "service-2")
+    if name == "service-2":
+        assert ours.load_service_model("dynamodb", name) == theirs.load_service_model("dynamodb", name)
+    else:
+        assert ours.load_data(name) == theirs.load_data(name)
 
 
 def test_a_model_orjson_refuses_is_read_by_botocores_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The json module takes NaN; orjson refuses it. Such a file still loads, whole, through botocore's loader."""
-    version = tmp_path / "dynamodb" / "2012-08-10"
-    version.mkdir(parents=True)
-    with gzip.open(BUILTIN_DATA / "dynamodb" / "2012-08-10" / "service-2.json.gz") as f:
-        model = json.load(f)
-    model["metadata"]["serviceFullName"] = "DynamoDB with a NaN"
-    model["metadata"]["weight"] = math.nan
-    (version / "service-2.json").write_text(json.dumps(model))
-    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    model_on_data_path(monkeypatch, tmp_path, serviceFullName="DynamoDB with a NaN", weight=math.nan)
 
     client = dynamodb_client()
 
