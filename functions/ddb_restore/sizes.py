@@ -8,7 +8,8 @@ value it refuses is walked again by records.py's `_explain`, slower, which names
 This module is also compiled with mypyc when the package is installed on a machine with a C compiler
 (setup.py): the same source, run as C, walks an item in ~40% fewer instructions. Where it was not compiled
 (no compiler, or another Python or CPU than the one it was built for, as in the Lambda functions) the source
-runs as it is, with the same results: tests/test_sizes.py runs every check against both.
+runs as it is, with the same results: tests/test_fuzz.py and tests/test_sizes.py run the walk's checks
+against both (tests/support/walks.py), and test_sizes.py fails while the compiled copy is older than this file.
 The type hints matter to the compiled copy: a value of another type than its hint raises TypeError there, which
 `measure` turns into Invalid, as the interpreted walk's own failure on that value would be.
 """
