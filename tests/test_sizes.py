@@ -7,6 +7,7 @@ runs is the compiled one the benchmarks measure, and that it was built from the 
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import sysconfig
@@ -24,6 +25,12 @@ SOURCE_PATH = Path(SOURCE.__file__)
 def test_the_installed_walk_is_the_compiled_one_where_a_compiler_is_there() -> None:
     assert COMPILED, f"sizes.py was not compiled at install ({sizes.__file__}): see setup.py"
     assert Path(sizes.__file__).name.startswith("sizes.") and sizes.__file__.endswith(".so")
+
+
+def test_the_source_copy_runs_as_python() -> None:
+    """support/walks.py's second copy is the interpreted one the Lambda functions run, not the compiled again."""
+    assert inspect.isfunction(SOURCE.measure) and SOURCE.__file__ == str(SOURCE_PATH)
+    assert SOURCE_PATH.name == "sizes.py"
 
 
 @pytest.mark.skipif(not COMPILED, reason="sizes.py runs from its source")

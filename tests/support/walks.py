@@ -5,6 +5,7 @@ functions run it)."""
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,8 +15,9 @@ from ddb_restore import sizes
 
 def _source_copy() -> ModuleType:
     """sizes.py loaded from its source under another name, whether or not a compiled copy sits beside it."""
-    path = sizes.__file__.rsplit("/", 1)[0] + "/sizes.py"
-    spec = importlib.util.spec_from_file_location("ddb_restore_sizes_source", path)
+    spec = importlib.util.spec_from_file_location(
+        "ddb_restore_sizes_source", Path(sizes.__file__).with_name("sizes.py")
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
