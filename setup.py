@@ -17,7 +17,7 @@ def _compiled() -> list[Any]:
         from mypyc.build import mypycify
     except ImportError:  # mypy is in the build requirements; a build without it still installs, uncompiled
         return []
-    extensions: list[Any] = mypycify(["functions/ddb_restore/sizes.py"], opt_level="3")
+    extensions: list[Any] = mypycify(["functions/ddb_restore/export/sizes.py"], opt_level="3")
     for extension in extensions:
         extension.optional = True  # a failed compile (no C compiler) skips the extension instead of failing
     return extensions

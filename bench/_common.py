@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddb_restore.sample import summary_document
+from support.sample import summary_document
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.sample: the export writer
 
 from _common import DDB_RESTORE, TABLE, aws_env, full_lines, run_measured, small_item, table  # noqa: E402
 from sink import Sink  # noqa: E402
@@ -73,7 +74,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip run 0 (no budget)")
     args = parser.parse_args()
 
-    from ddb_restore.sample import write_export
+    from support.sample import write_export
 
     expected = args.files * args.items
     budget = args.fraction * args.capacity

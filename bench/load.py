@@ -35,16 +35,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.sample: the export writer
 
-from _common import DDB_RESTORE, ROOT, aws_env, run_measured, table  # noqa: E402
+from _common import DDB_RESTORE, aws_env, run_measured, table  # noqa: E402
 from sink import item_fingerprint  # noqa: E402
-
-from ddb_restore.sample import create_sample_table, summary_document  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "tests"))
 
 from support.dynalite import Dynalite  # noqa: E402
 from support.faultproxy import FaultProxy  # noqa: E402
+from support.sample import create_sample_table, summary_document  # noqa: E402
 
 TABLE = "LoadTable"
 EXPORT_ID = "01700000000000-load0001"

@@ -10,7 +10,7 @@ Timed:
   (b) `ddb-restore run EXPORT --table T --workers 4` against the sink, as a subprocess: from its start to the
       sink's first BatchWriteItem (the sink stamps it with CLOCK_MONOTONIC, which both processes share), and to
       the plan's last line on stdout; baseline, in the same run: the same first file as a one-file export;
-  (c) the parent state machine's Plan step: `ddb_restore.steps.plan_execution` under moto (the manifests and
+  (c) the parent state machine's Plan step: `ddb_restore.aws.steps.plan_execution` under moto (the manifests and
       the first file in an S3 bucket, a table in moto's DynamoDB), run in a child process of its own: wall
       time, tracemalloc's peak during the call (moto's in-process S3 and DynamoDB included: an upper bound),
       the child's peak RSS (VmHWM: Python, boto3 and moto included), the JSON size of its return value, of the
@@ -45,11 +45,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.sample: the export writer
 
 from _common import DDB_RESTORE, TABLE, aws_env, full_lines, run_measured, small_item, table  # noqa: E402
 from sink import Sink  # noqa: E402
 
-from ddb_restore.sample import create_sample_table, summary_document  # noqa: E402
+from support.sample import create_sample_table, summary_document  # noqa: E402
 
 PAYLOAD_LIMIT = 256 * 1024  # Step Functions: the largest input or output of a state, in bytes (UTF-8)
 LAMBDA_MEMORY_MB = 512  # template.yaml, Globals.Function.MemorySize (PlanFunction does not override it)
@@ -107,10 +108,10 @@ def build_export(root: Path, files: int, items: int, first: int, *, export_id: s
 
 
 def plan_in_process(folder: Path, endpoint: str, repeat: int) -> dict[str, Any]:
-    from ddb_restore.clients import dynamodb_client
-    from ddb_restore.export import load_export
-    from ddb_restore.plan import describe_target, make_plan
-    from ddb_restore.storage import LocalFolder
+    from ddb_restore.export.manifest import load_export
+    from ddb_restore.export.storage import LocalFolder
+    from ddb_restore.restore.plan import describe_target, make_plan
+    from ddb_restore.write.clients import dynamodb_client
 
     runs: list[dict[str, float]] = []
     lines: list[str] = []
@@ -216,8 +217,8 @@ def plan_step_child(folder: Path, out: Path) -> None:
     import boto3
     from moto import mock_aws
 
-    from ddb_restore.settings import StackSettings
-    from ddb_restore.steps import plan_execution
+    from ddb_restore.aws.settings import StackSettings
+    from ddb_restore.aws.steps import plan_execution
 
     key_prefix = f"{PREFIX}/AWSDynamoDB/{folder.name}/"
     with mock_aws():
@@ -272,12 +273,12 @@ def plan_step_child(folder: Path, out: Path) -> None:
 
 def supersede_cost(root: Path, records: int, endpoint: str) -> dict[str, Any]:
     """find_superseded on a one-file incremental export of `records` records, each key once (the usual case)."""
-    from ddb_restore.clients import dynamodb_client
-    from ddb_restore.export import load_export
-    from ddb_restore.plan import describe_target, parser_for
-    from ddb_restore.sample import write_export
-    from ddb_restore.storage import LocalFolder
-    from ddb_restore.supersede import find_superseded
+    from ddb_restore.export.manifest import load_export
+    from ddb_restore.export.storage import LocalFolder
+    from ddb_restore.export.supersede import find_superseded
+    from ddb_restore.restore.plan import describe_target, parser_for
+    from ddb_restore.write.clients import dynamodb_client
+    from support.sample import write_export
 
     lines = []
     for i in range(records):

@@ -9,7 +9,7 @@ It speaks just enough of DynamoDB's JSON protocol (`X-Amz-Target: DynamoDB_20120
 - `PutItem`: accepted and counted like a one-item batch.
 
 Budget mode (`budget=N`) enforces N write units per second the way DynamoDB throttles a table: each item costs
-`ddb_restore.records.item_size` rounded up to 1 KB; a call of which nothing fits in this second's remaining
+`ddb_restore.export.records.item_size` rounded up to 1 KB; a call of which nothing fits in this second's remaining
 capacity fails with HTTP 400 `ProvisionedThroughputExceededException`, a call of which only a part fits
 writes that part and hands the rest back in `UnprocessedItems`. Windows are whole seconds of the sink's
 monotonic clock; there is no burst credit carried between seconds.
@@ -82,7 +82,7 @@ def fingerprint_add(total: int, item: dict[str, Any], numbers: bool = False) -> 
 
 
 def _units(item: dict[str, Any]) -> int:
-    from ddb_restore.records import item_size, write_units
+    from ddb_restore.export.records import item_size, write_units
 
     return write_units(item_size(item))
 

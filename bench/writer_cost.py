@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.sample: the export writer
 
 from _common import (  # noqa: E402
     DDB_RESTORE,
@@ -71,7 +72,7 @@ TARGET = 6.0
 
 
 def build_export(root: Path, lines: list[str]) -> Path:
-    from ddb_restore.sample import write_export
+    from support.sample import write_export
 
     return write_export(root, lines, files=1, empty_files=0, export_id="01700000000000-writer01")
 
@@ -165,7 +166,7 @@ def stage_costs(data_file: Path, items: int) -> str:
     from botocore.credentials import Credentials
     from botocore.validate import ParamValidator
 
-    from ddb_restore.records import RecordParser, decode_json_line
+    from ddb_restore.export.records import RecordParser, decode_json_line
 
     def timed(fn: Any, inputs: list | None = None) -> float:
         """Best of 3, each result dropped at once as the writer drops its records batch by batch: a list of
@@ -285,7 +286,7 @@ def _area(filename: str, name: str) -> str:
 
 
 def profile_ours(folder: Path, work: Path, endpoint: str, top: int) -> tuple[float, str]:
-    import ddb_restore.runner as runner
+    import ddb_restore.restore.runner as runner
     from ddb_restore.cli import main
 
     env = aws_env(endpoint)
@@ -376,7 +377,7 @@ def main() -> None:
     if args.instructions and shutil.which("valgrind") is None:
         parser.error("--instructions needs valgrind on PATH (apt-get install valgrind)")
 
-    from ddb_restore.records import item_size
+    from ddb_restore.export.records import item_size
 
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:
         work = Path(tmp)

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from ddb_restore.cli import main  # noqa: E402
-from ddb_restore.compare import diff_tables, scan_items  # noqa: E402
-from ddb_restore.sample import (  # noqa: E402
+from support.compare import diff_tables, scan_items  # noqa: E402
+from support.sample import (  # noqa: E402
     create_sample_table,
     full_records,
     incremental_records,

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ddb_restore.sample import create_sample_table
 from support.dynalite import Dynalite
+from support.sample import create_sample_table
 
 KEYS = ("pk", "sk")
 

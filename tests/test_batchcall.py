@@ -17,10 +17,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import create_table
-from ddb_restore import batchcall
-from ddb_restore.batchcall import BatchWriteCall
-from ddb_restore.clients import dynamodb_client
-from ddb_restore.records import RecordParser
+from ddb_restore.export.records import RecordParser
+from ddb_restore.write import batchcall
+from ddb_restore.write.batchcall import BatchWriteCall
+from ddb_restore.write.clients import dynamodb_client
 from support.botocore_faults import PASS, THROTTLE, UNPROCESSED, BatchWriteFaults
 
 KEYS = ("pk", "sk")

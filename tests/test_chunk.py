@@ -9,15 +9,15 @@ import boto3
 import pytest
 
 from conftest import KEYS, create_table
-from ddb_restore.chunk import write_chunk
-from ddb_restore.compare import diff_tables, scan_items
 from ddb_restore.errors import DataFileError
-from ddb_restore.export import load_export
-from ddb_restore.records import RecordParser
-from ddb_restore.sample import full_records, sample_items, write_export
-from ddb_restore.storage import LocalFolder
-from ddb_restore.writer import BatchWriter
+from ddb_restore.export.manifest import load_export
+from ddb_restore.export.records import RecordParser
+from ddb_restore.export.storage import LocalFolder
+from ddb_restore.restore.chunk import write_chunk
+from ddb_restore.write.writer import BatchWriter
 from support.botocore_faults import PASS, THROTTLE, BatchWriteFaults
+from support.compare import diff_tables, scan_items
+from support.sample import full_records, sample_items, write_export
 
 
 def stop_after(checks: int):
@@ -69,9 +69,9 @@ def test_the_last_chunk_still_checks_the_whole_files_md5(tmp_path: Path) -> None
 
 @pytest.mark.usefixtures("moto")
 def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_record(tmp_path: Path) -> None:
-    from ddb_restore.clients import dynamodb_client
     from ddb_restore.errors import RetryBoundExceeded
     from ddb_restore.retry import RetryPolicy
+    from ddb_restore.write.clients import dynamodb_client
 
     items = sample_items(200, large=False)
     folder = write_export(tmp_path, full_records(items), files=1, empty_files=0)

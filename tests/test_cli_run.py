@@ -19,10 +19,10 @@ import pytest
 
 from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
-from ddb_restore.compare import diff_tables, scan_items
-from ddb_restore.sample import full_records, incremental_records, sample_items, upload_folder, write_export
 from exports import data_files, rewrite_manifest
+from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
+from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -14,7 +14,7 @@ import botocore
 import botocore.session
 import pytest
 
-from ddb_restore.clients import _dynamodb_session, dynamodb_client
+from ddb_restore.write.clients import _dynamodb_session, dynamodb_client
 
 BUILTIN_DATA = Path(botocore.__file__).parent / "data"
 

@@ -19,10 +19,10 @@ from ddb_restore.errors import (
     OutsideExportError,
     UnsupportedExport,
 )
-from ddb_restore.export import load_export, md5_matches, relative_data_key
-from ddb_restore.sample import full_records, sample_items, upload_folder, write_export
-from ddb_restore.source import read_lines
-from ddb_restore.storage import LocalFolder, S3Folder, locate_export
+from ddb_restore.export.datafile import read_lines
+from ddb_restore.export.manifest import load_export, md5_matches, relative_data_key
+from ddb_restore.export.storage import LocalFolder, S3Folder, locate_export
+from support.sample import full_records, sample_items, upload_folder, write_export
 
 EXPORT_ID = "01700000000000-abcdef12"
 RECORDS = full_records(sample_items(9, large=False))

@@ -30,15 +30,15 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 import ddb_restore.cli
-import ddb_restore.clients
-import ddb_restore.runner
+import ddb_restore.restore.runner
+import ddb_restore.write.clients
 from conftest import KEYS, create_table, dynamodb
+from ddb_restore.aws.handlers import _common
 from ddb_restore.cli import main
-from ddb_restore.compare import diff_tables, scan_items
-from ddb_restore.handlers import _common
-from ddb_restore.sample import full_records, incremental_records, sample_items, upload_folder, write_export
 from exports import data_files
+from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
+from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -91,27 +91,27 @@ def upload_s3(root: Path) -> None:
 
 def hook_cli_s3(monkeypatch: pytest.MonkeyPatch, install: Callable[[Any], None]) -> None:
     """Let `install` register botocore hooks on the S3 client the CLI builds for itself."""
-    real = ddb_restore.clients.s3_client
+    real = ddb_restore.write.clients.s3_client
 
     def s3_client(*args: Any, **kwargs: Any) -> Any:
         client = real(*args, **kwargs)
         install(client)
         return client
 
-    monkeypatch.setattr(ddb_restore.clients, "s3_client", s3_client)
+    monkeypatch.setattr(ddb_restore.write.clients, "s3_client", s3_client)
     monkeypatch.setattr(ddb_restore.cli, "s3_client", s3_client)  # cli.py imported the name itself
 
 
 def record_chunk_starts(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """The cursor each chunk of the local runner started from, by data file name, in order."""
     starts: dict[str, list[int]] = {}
-    real = ddb_restore.runner.write_chunk
+    real = ddb_restore.restore.runner.write_chunk
 
     def write_chunk(folder: Any, file: Any, parser: Any, writer: Any, start_line: int = 0, **kw: Any) -> Any:
         starts.setdefault(file.name.rsplit("/", 1)[-1], []).append(start_line)
         return real(folder, file, parser, writer, start_line, **kw)
 
-    monkeypatch.setattr(ddb_restore.runner, "write_chunk", write_chunk)
+    monkeypatch.setattr(ddb_restore.restore.runner, "write_chunk", write_chunk)
     return starts
 
 
@@ -135,7 +135,8 @@ def fast_botocore_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def fast_read_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The runner's waits before it reads a file again after a network failure: asked for, not slept."""
     asked: list[float] = []
-    monkeypatch.setattr(ddb_restore.runner, "time", SimpleNamespace(sleep=asked.append, monotonic=time.monotonic))
+    clock = SimpleNamespace(sleep=asked.append, monotonic=time.monotonic)
+    monkeypatch.setattr(ddb_restore.restore.runner, "time", clock)
     return asked
 
 

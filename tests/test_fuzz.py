@@ -25,13 +25,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ddb_restore import records
 from ddb_restore.errors import DataFileError, RecordError, RestoreError
-from ddb_restore.export import DataFile, load_export, relative_data_key
-from ddb_restore.records import RecordParser, item_size, key_of
-from ddb_restore.sample import full_records, sample_items, write_export
-from ddb_restore.source import MAX_LINE_BYTES, read_lines
-from ddb_restore.storage import LocalFolder
+from ddb_restore.export import records
+from ddb_restore.export.datafile import MAX_LINE_BYTES, read_lines
+from ddb_restore.export.manifest import DataFile, load_export, relative_data_key
+from ddb_restore.export.records import RecordParser, item_size, key_of
+from ddb_restore.export.storage import LocalFolder
+from support.sample import full_records, sample_items, write_export
 from support.shapes import as_sent_map
 from support.walks import WALKS
 

@@ -13,9 +13,9 @@ import pytest
 from amazon.ion import simpleion
 
 from ddb_restore.errors import RecordError
-from ddb_restore.ion import decode_ion_line, encode_ion_line
-from ddb_restore.records import RecordParser, item_size
-from ddb_restore.sample import incremental_records, sample_items
+from ddb_restore.export.ion import decode_ion_line, encode_ion_line
+from ddb_restore.export.records import RecordParser, item_size
+from support.sample import incremental_records, sample_items
 
 KEYS = ("pk", "sk")
 
@@ -236,7 +236,7 @@ def test_long_symbol_ids_are_refused_and_do_not_hang() -> None:
     Run in a child process so a regression fails the test instead of hanging the suite.
     """
     script = (
-        "from ddb_restore.ion import decode_ion_line\n"
+        "from ddb_restore.export.ion import decode_ion_line\n"
         "from ddb_restore.errors import RecordError\n"
         "for line in (b'{Item:{a:$2147483648}}', b'{Item:{$2345678901:1.}}', b'{Item:{a:$4294967296::1.}}'):\n"
         "    try:\n"

@@ -1,6 +1,6 @@
 """An ION export and a DYNAMODB_JSON export of the same table restore identical tables, full and incremental.
 
-The ION files are written with the `amazon-ion` writer (ddb_restore.ion.encode_ion_line) from the very
+The ION files are written with the `amazon-ion` writer (ddb_restore.export.ion.encode_ion_line) from the very
 records of the JSON export, items near 400 KB included.
 """
 
@@ -13,8 +13,8 @@ import pytest
 
 from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
-from ddb_restore.compare import diff_tables, scan_items
-from ddb_restore.sample import full_records, sample_items, write_export
+from support.compare import diff_tables, scan_items
+from support.sample import full_records, sample_items, write_export
 from test_series import TIMES, History
 
 

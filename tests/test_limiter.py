@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddb_restore.limiter import WriteBudget
+from ddb_restore.write.budget import WriteBudget
 
 
 class FakeTime:

@@ -11,8 +11,8 @@ import botocore.session
 import pytest
 
 from ddb_restore.errors import RecordError
-from ddb_restore.records import Record, RecordParser, item_size, key_of, write_units
-from ddb_restore.sample import full_records, incremental_records, sample_items
+from ddb_restore.export.records import Record, RecordParser, item_size, key_of, write_units
+from support.sample import full_records, incremental_records, sample_items
 from support.shapes import as_sent_map
 
 KEYS = ("pk", "sk")

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
-from ddb_restore.compare import diff_tables, scan_items
-from ddb_restore.sample import full_records, write_export
-from ddb_restore.supersede import _repeated
+from ddb_restore.export.supersede import _repeated
+from support.compare import diff_tables, scan_items
+from support.sample import full_records, write_export
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/History"
 TIMES = ["2024-05-01T10:00:00.000Z", "2024-05-01T10:15:00.000Z", "2024-05-01T10:30:00.000Z", "2024-05-01T10:45:00.000Z"]

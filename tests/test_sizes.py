@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ddb_restore import sizes
+from ddb_restore.export import sizes
 from support.walks import COMPILED, SOURCE
 
 SOURCE_PATH = Path(SOURCE.__file__)

@@ -12,9 +12,9 @@ import boto3
 import pytest
 
 from ddb_restore.errors import DataFileError
-from ddb_restore.export import DataFile
-from ddb_restore.source import MAX_LINE_BYTES, read_lines
-from ddb_restore.storage import LocalFolder, S3Folder
+from ddb_restore.export.datafile import MAX_LINE_BYTES, read_lines
+from ddb_restore.export.manifest import DataFile
+from ddb_restore.export.storage import LocalFolder, S3Folder
 
 LINES = [f'{{"Item":{{"pk":{{"S":"k{i}"}},"sk":{{"N":"{i}"}}}}}}\n'.encode() for i in range(1, 6)]
 NAME = "data/abcdefabcdefabcdefabcdef.json.gz"

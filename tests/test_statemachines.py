@@ -14,12 +14,12 @@ import boto3
 import pytest
 
 from conftest import KEYS, create_table
+from ddb_restore.aws.handlers import _common
 from ddb_restore.cli import main
-from ddb_restore.compare import diff_tables, scan_items
-from ddb_restore.handlers import _common
-from ddb_restore.sample import full_records, sample_items, upload_folder, write_export
 from exports import data_files
 from support.botocore_faults import THROTTLE, UNPROCESSED, BatchWriteFaults
+from support.compare import diff_tables, scan_items
+from support.sample import full_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"

@@ -30,9 +30,9 @@ from botocore.exceptions import (
 )
 from botocore.httpsession import URLLib3Session
 
-from ddb_restore.clients import dynamodb_client
 from ddb_restore.retry import classify
-from ddb_restore.transport import LeanHTTPSession, use_lean_http
+from ddb_restore.write.clients import dynamodb_client
+from ddb_restore.write.transport import LeanHTTPSession, use_lean_http
 
 REQUEST = {"T": [{"PutRequest": {"Item": {"pk": {"S": "a"}, "n": {"N": "1.50"}, "b": {"B": b"\x00\xff"}}}}]}
 THROTTLED = {

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 
 from conftest import KEYS, create_table, dynamodb
-from ddb_restore.clients import dynamodb_client
-from ddb_restore.compare import diff_tables, scan_items
 from ddb_restore.errors import RetryBoundExceeded
-from ddb_restore.limiter import WriteBudget
-from ddb_restore.records import RecordParser
+from ddb_restore.export.records import RecordParser
 from ddb_restore.retry import RetryPolicy
-from ddb_restore.sample import full_records, sample_items
-from ddb_restore.writer import BatchWriter
+from ddb_restore.write.budget import WriteBudget
+from ddb_restore.write.clients import dynamodb_client
+from ddb_restore.write.writer import BatchWriter
+from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
+from support.sample import full_records, sample_items
 
 
 def no_sleep_policy(**kw: Any) -> RetryPolicy:

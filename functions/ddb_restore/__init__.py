@@ -1,7 +1,8 @@
 """ddb-restore: restore a DynamoDB Export to S3 into an existing table.
 
-The package is the engine shared by the `ddb-restore` command line and the Lambda handlers: each module
-does one job (see README.md, "How it works").
+The engine shared by the `ddb-restore` command line (cli.py) and the Lambda handlers, in layers that import one
+way only: errors and retry (the foundation) ← export (reading an export) ← write (writing to DynamoDB) ←
+restore (plan, chunk, runner, report) ← aws (the state machines' steps and handlers) and cli.py on top.
 """
 
 __version__ = "0.1.0"

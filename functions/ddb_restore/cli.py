@@ -19,19 +19,19 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
-from .clients import dynamodb_client, s3_client
+from .aws.follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
 from .errors import RestoreError
-from .export import Export, load_export
-from .follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
-from .heap import settle_heap
-from .plan import describe_target, make_plan
-from .progress import Progress
-from .rejects import RejectsFile
-from .report import build_report
+from .export.manifest import Export, load_export
+from .export.series import order_series, revert_series
+from .export.storage import locate_exports
+from .restore.plan import describe_target, make_plan
+from .restore.progress import Progress
+from .restore.rejects import RejectsFile
+from .restore.report import build_report
+from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
-from .runner import RunSettings, restore
-from .series import order_series, revert_series
-from .storage import locate_exports
+from .write.clients import dynamodb_client, s3_client
+from .write.heap import settle_heap
 
 __all__ = ["main"]
 

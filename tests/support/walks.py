@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from ddb_restore import sizes
+from ddb_restore.export import sizes
 
 
 def _source_copy() -> ModuleType:

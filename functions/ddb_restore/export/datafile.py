@@ -18,9 +18,9 @@ from typing import BinaryIO
 from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError as URLLib3Error
 
-from .errors import DataFileError
-from .export import DataFile
-from .retry import classify
+from ..errors import DataFileError
+from ..retry import classify
+from .manifest import DataFile
 from .storage import Folder
 
 __all__ = ["read_lines", "MAX_LINE_BYTES"]

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ExportLocationError, RestoreError
+from ..errors import ExportLocationError, RestoreError
+from ..export.storage import MANIFEST_NAMES, locate_exports
 from .runstore import RunStore
-from .storage import MANIFEST_NAMES, locate_exports
 
 __all__ = ["stack_outputs", "manifest_key", "expand_exports", "start_restore", "Snapshot", "snapshot", "follow"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from ..clients import dynamodb_client, s3_client
+from ...write.clients import dynamodb_client, s3_client
 from ..settings import StackSettings
 
 if TYPE_CHECKING:

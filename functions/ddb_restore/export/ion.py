@@ -37,7 +37,7 @@ from amazon.ion.exceptions import IonException
 from amazon.ion.simple_types import IonPyDict, IonPyList, IonPyNull
 from amazon.ion.simpleion import IonPyValueModel
 
-from .errors import RecordError
+from ..errors import RecordError
 
 __all__ = ["decode_ion_line", "encode_ion_line"]
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
-from .export import Export
-from .records import RecordParser, make_parser, write_units
-from .source import read_lines
+from ..errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
+from ..export.datafile import read_lines
+from ..export.manifest import Export
+from ..export.records import RecordParser, make_parser, write_units
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..heap import settle_heap
+from ...write.heap import settle_heap
 from ..steps import write_file_chunk
 from ._common import dynamodb, logger, metrics, s3, settings, tracer
 

@@ -25,21 +25,21 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any
 
-from .chunk import write_chunk
-from .errors import DataFileError, RestoreError, RetryBoundExceeded
-from .export import DataFile, load_export
-from .limiter import WriteBudget
-from .plan import describe_target, make_plan
-from .records import make_parser
-from .rejects import RejectsFile
-from .report import FileResult, build_report
-from .retry import RetryPolicy
+from ..errors import DataFileError, RestoreError, RetryBoundExceeded
+from ..export.manifest import DataFile, load_export
+from ..export.records import make_parser
+from ..export.series import order_series
+from ..export.storage import S3Folder
+from ..export.supersede import Winners, find_superseded
+from ..restore.chunk import write_chunk
+from ..restore.plan import describe_target, make_plan
+from ..restore.rejects import RejectsFile
+from ..restore.report import FileResult, build_report
+from ..retry import RetryPolicy
+from ..write.budget import WriteBudget
+from ..write.writer import BatchWriter, WriteCounts
 from .runstore import RunStore
-from .series import order_series
 from .settings import InputError, StackSettings
-from .storage import S3Folder
-from .supersede import Winners, find_superseded
-from .writer import BatchWriter, WriteCounts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

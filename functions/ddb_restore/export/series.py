@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import RestoreError
-from .export import Export
+from ..errors import RestoreError
+from .manifest import Export
 
 __all__ = ["SeriesError", "order_series", "revert_series"]
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..errors import RestoreError
+from ..export.records import Record, key_of, write_units
+from ..retry import RetryPolicy, RetryStreak, classify
 from .batchcall import BatchWriteCall
-from .errors import RestoreError
-from .limiter import WriteBudget
-from .records import Record, key_of, write_units
-from .retry import RetryPolicy, RetryStreak, classify
+from .budget import WriteBudget
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from .errors import DataFileError, RecordError, RestoreError
-from .export import DataFile
-from .records import RecordParser
-from .source import read_lines
-from .storage import Folder
-from .supersede import Winners, loses
-from .writer import BatchWriter, WriteCounts
+from ..errors import DataFileError, RecordError, RestoreError
+from ..export.datafile import read_lines
+from ..export.manifest import DataFile
+from ..export.records import RecordParser
+from ..export.storage import Folder
+from ..export.supersede import Winners, loses
+from ..write.writer import BatchWriter, WriteCounts
 
 __all__ = ["ChunkResult", "write_chunk"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .writer import WriteCounts
+from ..write.writer import WriteCounts
 
 __all__ = ["FileResult", "build_report"]
 

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ChecksumMismatch, ManifestError, OutsideExportError, UnsupportedExport
+from ..errors import ChecksumMismatch, ManifestError, OutsideExportError, UnsupportedExport
 from .storage import Folder
 
 __all__ = ["DataFile", "Export", "load_export", "relative_data_key", "md5_matches"]

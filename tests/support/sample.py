@@ -144,7 +144,7 @@ def write_export(
     records as Amazon Ion text (`.ion.gz`), as an ION export would. Returns the export folder.
     """
     if output_format == "ION":
-        from .ion import encode_ion_line
+        from ddb_restore.export.ion import encode_ion_line
 
         records = [encode_ion_line(json.loads(record)) for record in records]
     extension = ".ion.gz" if output_format == "ION" else ".json.gz"

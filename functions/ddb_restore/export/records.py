@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .errors import RecordError
+from ..errors import RecordError
 from .sizes import NUMBER, Invalid, measure, strict_base64
 
 __all__ = [

@@ -16,10 +16,10 @@ from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 
-from .errors import RecordError
-from .export import Export
+from ..errors import RecordError
+from .datafile import read_lines
+from .manifest import Export
 from .records import Record, RecordParser
-from .source import read_lines
 
 __all__ = ["find_superseded", "loses", "Winners"]
 

@@ -14,17 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import DataFileError, RestoreError
+from ..export.manifest import DataFile, Export
+from ..export.supersede import Winners, find_superseded
+from ..retry import RetryPolicy
+from ..write.budget import WriteBudget
+from ..write.writer import BatchWriter
 from .chunk import write_chunk
-from .errors import DataFileError, RestoreError
-from .export import DataFile, Export
-from .limiter import WriteBudget
 from .plan import TargetTable, parser_for
 from .progress import Progress
 from .rejects import RejectsFile
 from .report import FileResult
-from .retry import RetryPolicy
-from .supersede import Winners, find_superseded
-from .writer import BatchWriter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlparse
 
-from .errors import ExportLocationError
+from ..errors import ExportLocationError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

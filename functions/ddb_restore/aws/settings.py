@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import RestoreError
+from ..errors import RestoreError
 
 __all__ = ["StackSettings", "InputError"]
 
