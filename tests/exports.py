@@ -12,7 +12,9 @@ from typing import Any
 def data_files(folder: Path) -> list[Path]:
     """The export's data files in manifest order."""
     lines = (folder / "manifest-files.json").read_text().splitlines()
-    return [folder / "data" / Path(json.loads(line)["dataFileS3Key"]).name for line in lines]
+    keys = [json.loads(line)["dataFileS3Key"] for line in lines]
+    # A full export's files are in its own data/ folder, an incremental's in the shared AWSDynamoDB/data/.
+    return [(folder if f"/{folder.name}/data/" in key else folder.parent) / "data" / Path(key).name for key in keys]
 
 
 def rewrite_manifest(folder: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -107,6 +108,45 @@ def test_a_full_export_then_an_incremental_one_apply_in_order(
     expected = [updated, *items[2:], inserted]
     assert diff_tables(expected, table_items(table), KEYS) == []
     assert "62 put, 1 deleted" in out
+
+
+def five_changes(tmp_path: Path) -> Path:
+    """An incremental export of 5 records, its summary billed at AWS's 10 MB minimum, as real ones are."""
+    items = sample_items(5, large=False)
+    return write_export(
+        tmp_path,
+        incremental_records([(i, None, i) for i in items], KEYS, first_micros=1),
+        export_id="01700000000900-incr0001",
+        files=2,
+        empty_files=0,
+        incremental={"exportFromTime": "2024-05-01T10:00:00.000Z", "exportToTime": "2024-05-01T10:15:00.000Z"},
+    )
+
+
+def test_the_estimate_comes_from_the_records_when_billed_bytes_are_a_billing_minimum(
+    dynalite: str, table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = five_changes(tmp_path)
+    assert json.loads((export / "manifest-summary.json").read_text())["billedSizeBytes"] == 10_000_000
+    code, out, _ = run(capsys, str(export), "--table", table, "--from-incremental", "--dry-run")
+    assert code == 0, out
+    assert "~5 write units" in out  # ~1 KB records; from billedSizeBytes it would have been ~9,766
+    assert (
+        "size estimate: the 3 sampled records' sizes (billedSizeBytes 10,000,000 is the incremental export's "
+        "billing minimum, not a size)"
+    ) in out
+
+
+def test_an_incremental_export_copied_without_the_shared_data_folder_is_refused_in_one_line(
+    dynalite: str, table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = five_changes(tmp_path / "src")
+    alone = tmp_path / "downloads" / export.name
+    shutil.copytree(export, alone)
+    code, out, err = run(capsys, str(alone), "--table", table, "--from-incremental")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"shared data folder {tmp_path / 'downloads' / 'data'}" in err and "aws s3 sync" in err
+    assert table_items(table) == []
 
 
 def test_throttling_and_unprocessed_items_lose_nothing(

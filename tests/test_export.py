@@ -173,6 +173,13 @@ BAD_KEYS = [
     pytest.param(f"exports/AWSDynamoDB/{EXPORT_ID}/data/", id="data-folder-itself"),
     pytest.param("elsewhere/x.json.gz", id="no-export-folder"),
     pytest.param(f"exports\\AWSDynamoDB\\{EXPORT_ID}\\data\\x.json.gz", id="backslashes"),
+    pytest.param("exports/data/x.json.gz", id="above-AWSDynamoDB"),
+    pytest.param("exports/AWSDynamoDB/x.json.gz", id="in-AWSDynamoDB-itself"),
+    pytest.param("exports/AWSDynamoDB/data/sub/x.json.gz", id="below-the-shared-data-folder"),
+    pytest.param("exports/AWSDynamoDB/data/../x.json.gz", id="dotdot-from-the-shared-data-folder"),
+    pytest.param("other/AWSDynamoDB/data/x.json.gz", id="shared-data-of-another-prefix"),
+    pytest.param(f"other/AWSDynamoDB/{EXPORT_ID}/data/x.json.gz", id="this-export-under-another-prefix"),
+    pytest.param("xexports/AWSDynamoDB/data/x.json.gz", id="prefix-glued-to-AWSDynamoDB"),
     pytest.param("", id="empty"),
     pytest.param(42, id="number"),
     pytest.param(None, id="null"),
@@ -201,6 +208,57 @@ def test_relative_data_key_keeps_only_the_data_file_name_of_this_export() -> Non
     assert relative_data_key(f"AWSDynamoDB/{EXPORT_ID}/data/abc.json.gz", EXPORT_ID, None) == "data/abc.json.gz"
     assert relative_data_key(key, "renamed", None) is None
     assert relative_data_key(key, "renamed", OTHER_ID) is None
+
+
+def test_relative_data_key_names_a_file_of_the_shared_data_folder_from_the_export_folder() -> None:
+    assert relative_data_key("exports/AWSDynamoDB/data/u2wov.json.gz", EXPORT_ID, None) == "../data/u2wov.json.gz"
+    assert relative_data_key("AWSDynamoDB/data/u2wov.json.gz", "renamed", None, None) == "../data/u2wov.json.gz"
+    assert relative_data_key("exports/AWSDynamoDB/data/u2wov.json.gz", "x", None, "exports/") == "../data/u2wov.json.gz"
+    assert relative_data_key("AWSDynamoDB/data/u2wov.json.gz", EXPORT_ID, None, "exports") is None  # another prefix
+    assert relative_data_key("exports/AWSDynamoDB/data/u2wov.json.gz", EXPORT_ID, None, None) is None
+
+
+INCREMENTAL = {
+    "exportFromTime": "2024-05-01T10:00:00.000Z",
+    "exportToTime": "2024-05-01T10:15:00.000Z",
+    "outputView": "NEW_AND_OLD_IMAGES",
+}
+
+
+def test_an_incremental_export_reads_its_data_files_from_the_shared_data_folder(tmp_path: Path) -> None:
+    folder = make_export(tmp_path, incremental=INCREMENTAL)
+    assert not (folder / "data").exists() and len(list((folder.parent / "data").iterdir())) == 4
+    export = load_export(LocalFolder(folder))
+    assert all(f.name.startswith("../data/") for f in export.files)
+    assert export.folder.url(export.files[0].name) == str(folder.parent / "data" / export.files[0].name[8:])
+    assert sorted(all_lines(export.folder, export)) == sorted((r + "\n").encode() for r in RECORDS)
+
+
+def test_an_incremental_export_copied_without_its_shared_data_folder_says_how_to_copy_it(tmp_path: Path) -> None:
+    folder = make_export(tmp_path / "src", incremental=INCREMENTAL)
+    alone = tmp_path / "copied" / EXPORT_ID
+    shutil.copytree(folder, alone)
+    with pytest.raises(ExportLocationError) as info:
+        load_export(LocalFolder(alone))
+    text = str(info.value)
+    assert "\n" not in text and str(tmp_path / "copied" / "data") in text
+    assert "aws s3 sync s3://source-export-bucket/exports/AWSDynamoDB/ ./dir/" in text
+
+
+def test_an_incremental_export_in_s3_reads_the_shared_data_folder_beside_it(tmp_path: Path, moto: None) -> None:
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="restore-bucket")
+    folder = make_export(tmp_path, incremental=INCREMENTAL)
+    upload_folder(client, folder.parent, "restore-bucket", "moved/AWSDynamoDB/")  # the whole AWSDynamoDB/ folder
+    export = load_export(locate_export(f"s3://restore-bucket/moved/AWSDynamoDB/{EXPORT_ID}/", lambda: client))
+    assert export.folder.url(export.files[0].name).startswith("s3://restore-bucket/moved/AWSDynamoDB/data/")
+    assert sorted(all_lines(export.folder, export)) == sorted((r + "\n").encode() for r in RECORDS)
+    client.delete_objects(
+        Bucket="restore-bucket",
+        Delete={"Objects": [{"Key": f"moved/AWSDynamoDB/data/{f.name[8:]}"} for f in export.files]},
+    )
+    with pytest.raises(ExportLocationError, match="s3://restore-bucket/moved/AWSDynamoDB/data/, which is missing"):
+        load_export(export.folder)
 
 
 # --- moved and copied exports -------------------------------------------------------------------------------

@@ -581,16 +581,22 @@ def test_a_manifest_key_never_resolves_outside_data(key: str, folder_name: str, 
     if rel is None:
         return
     assert isinstance(rel, str)
-    name = rel.removeprefix("data/")
-    assert rel == f"data/{name}"
+    shared = rel.startswith("../data/")
+    name = rel.removeprefix("../").removeprefix("data/")
+    assert rel == (f"../data/{name}" if shared else f"data/{name}")
     assert name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\x00" not in name
     assert posixpath.normpath(rel) == rel and not PurePosixPath(rel).is_absolute()
     assert ".." not in key.split("/")
-    # It came from the key, right after this export's folder: AWSDynamoDB/<folder or export id>/.
-    assert any(key.endswith(f"AWSDynamoDB/{x}/{rel}") for x in (folder_name, export_id) if x)
+    # It came from the key, right after this export's folder (AWSDynamoDB/<folder or export id>/data/) or in the
+    # data folder all exports share (AWSDynamoDB/data/).
+    if shared:
+        assert key.endswith(f"AWSDynamoDB/data/{name}")
+    else:
+        assert any(key.endswith(f"AWSDynamoDB/{x}/{rel}") for x in (folder_name, export_id) if x)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp).resolve()
-        assert (root / rel).resolve().parent == root / "data"
+        export_folder = Path(tmp).resolve() / "AWSDynamoDB" / "export"
+        expected = (export_folder.parent if shared else export_folder) / "data"
+        assert (export_folder / rel).resolve().parent == expected
 
 
 safe_segments = st.text(

@@ -198,14 +198,13 @@ def edit_summary(folder: Path, **fields: Any) -> None:
     ("breakage", "message"),
     [
         (lambda e: edit_summary(e[2], exportFromTime="2024-05-01T10:20:00.000Z"), "a gap between"),
-        (lambda e: edit_summary(e[2], exportFromTime="2024-05-01T10:10:00.000Z"), "an overlap between"),
         (
             lambda e: edit_summary(e[2], tableArn="arn:aws:dynamodb:us-east-1:111122223333:table/Other"),
             "different tables",
         ),
         (lambda e: edit_summary(e[1], exportType="FULL_EXPORT", exportTime=TIMES[1]), "are both full exports"),
     ],
-    ids=["gap", "overlap", "other-table", "two-fulls"],
+    ids=["gap", "other-table", "two-fulls"],
 )
 def test_a_broken_chain_is_refused_before_any_write(
     table: str, exports: list[Path], capsys: pytest.CaptureFixture[str], breakage: Any, message: str
@@ -214,6 +213,55 @@ def test_a_broken_chain_is_refused_before_any_write(
     code, _, err = run(capsys, "run", *map(str, exports), "--table", table)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
+    assert table_state(table) == []
+
+
+def test_a_gap_is_refused_naming_the_missing_window_and_the_export_that_fills_it(
+    table: str, exports: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_summary(exports[2], exportFromTime="2024-05-01T10:16:09.000Z")  # 69 s after inc1 ends, as AWS left one
+    code, _, err = run(capsys, "run", *map(str, exports), "--table", table)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "from 2024-05-01T10:15:00.000Z to 2024-05-01T10:16:09.000Z are in neither export" in err
+    # AWS exports windows of at least 15 minutes: the command's window overlaps the next export, which is safe.
+    assert (
+        "aws dynamodb export-table-to-point-in-time --table-arn " + TABLE_ARN + " --s3-bucket source-export-bucket "
+        "--s3-prefix exports --export-type INCREMENTAL_EXPORT --incremental-export-specification "
+        "ExportFromTime=2024-05-01T10:15:00.000Z,ExportToTime=2024-05-01T10:30:00.000Z,"
+        "ExportViewType=NEW_AND_OLD_IMAGES"
+    ) in err
+    assert table_state(table) == []
+
+
+def test_an_overlapping_incremental_applies_after_the_one_that_ends_first(
+    tmp_path: Path, table: str, exports: list[Path], history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[10:00, 10:30) holds windows 1 and 2 and overlaps inc1 [10:00, 10:15): applied after it, nothing lost."""
+    wide = write_export(
+        tmp_path,
+        history.windows[0] + history.windows[1],
+        export_id="01714552500000-wide",
+        table_arn=TABLE_ARN,
+        files=3,
+        empty_files=1,
+        incremental={"exportFromTime": TIMES[0], "exportToTime": TIMES[2], "outputView": "NEW_AND_OLD_IMAGES"},
+    )
+    series = [exports[3], wide, exports[0], exports[1]]
+    code, out, _ = run(capsys, "run", *map(str, series), "--table", table)
+    assert code == 0, out
+    assert diff_tables(history.snapshots[-1].values(), table_state(table), KEYS) == []
+    order = [line.split()[-1].rsplit("/", 1)[-1] for line in out.splitlines() if line.startswith("export ")]
+    assert order == ["01714557600000-full", "01714551000000-inc1", "01714552500000-wide", "01714553000000-inc3"]
+    (note,) = [line for line in out.splitlines() if "overlaps" in line]
+    assert note.startswith("note: 01714552500000-wide overlaps 01714551000000-inc1 by 900 s")
+
+
+def test_an_incremental_that_ends_before_the_full_export_is_refused(
+    table: str, exports: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_summary(exports[1], exportFromTime="2024-05-01T09:00:00.000Z", exportToTime="2024-05-01T09:30:00.000Z")
+    code, _, err = run(capsys, "run", *map(str, exports), "--table", table)
+    assert code == 2 and "before the full export" in err and "would undo newer ones" in err
     assert table_state(table) == []
 
 

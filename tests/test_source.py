@@ -83,6 +83,25 @@ def test_a_zero_byte_file_with_item_count_zero_reads_as_empty(tmp_path: Path) ->
     assert list(read_lines(folder, file)) == []
 
 
+def test_an_empty_partition_as_aws_writes_it_reads_as_empty(tmp_path: Path) -> None:
+    aws_empty = bytes.fromhex("1f8b08000000000000ff03000000000000000000")  # a 20-byte gzip of no records
+    assert len(aws_empty) == 20 and b64md5(aws_empty) == "FjvgqIxwymKf1RbbqtrZag=="
+    folder, file = put_file(tmp_path, aws_empty, 0)
+    assert list(read_lines(folder, file)) == []
+
+
+def test_blank_lines_at_the_end_of_a_file_are_not_records(tmp_path: Path) -> None:
+    folder, file = put_file(tmp_path, gz([*LINES, b"\n", b"\r\n"]), len(LINES))
+    assert list(read_lines(folder, file)) == list(enumerate(LINES, 1))
+    assert list(read_lines(folder, file, start_line=5)) == []
+
+
+def test_a_blank_line_before_a_record_is_yielded_for_the_parser_to_refuse(tmp_path: Path) -> None:
+    folder, file = put_file(tmp_path, gz([LINES[0], b"\n", *LINES[1:]]), len(LINES) + 1)
+    assert list(read_lines(folder, file)) == [(1, LINES[0]), (2, b"\n"), *enumerate(LINES[1:], 3)]
+    assert list(read_lines(folder, file, start_line=2)) == list(enumerate(LINES[1:], 3))
+
+
 def test_a_zero_byte_file_claiming_three_items_fails(tmp_path: Path) -> None:
     folder, file = put_file(tmp_path, b"", 3)
     err = failure(folder, file)

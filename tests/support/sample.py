@@ -82,9 +82,16 @@ def full_records(items: Iterable[Item]) -> list[str]:
     return [json.dumps({"Item": item}, ensure_ascii=False) for item in items]
 
 
-def _gzip(lines: Sequence[str]) -> bytes:
+# An empty partition as AWS writes it: a 20-byte gzip of no records (MD5 FjvgqIxwymKf1RbbqtrZag==).
+EMPTY_GZIP = bytes.fromhex("1f8b08000000000000ff03000000000000000000")
+# AWS bills an incremental export at least 10 MB and says so in billedSizeBytes, whatever it holds.
+INCREMENTAL_BILLED_MINIMUM = 10_000_000
+
+
+def _gzip(lines: Sequence[str], empty_number: int) -> bytes:
+    """A data file's bytes; empty ones alternate AWS's 20-byte gzip and the zero-byte object older tools leave."""
     if not lines:
-        return b""  # Export to S3 writes an empty file as a zero-byte object, not an empty gzip stream
+        return EMPTY_GZIP if empty_number % 2 == 0 else b""
     return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"), mtime=0)
 
 
@@ -136,10 +143,12 @@ def write_export(
     checksum: str = "md5-hex",
     output_format: str = "DYNAMODB_JSON",
 ) -> Path:
-    """Write an export folder `root/<prefix>/AWSDynamoDB/<export_id>/` holding `records` (JSON lines).
+    """Write an export folder `root/<prefix>/AWSDynamoDB/<export_id>/` holding `records` (JSON lines), as AWS does.
 
     `incremental`, when given, is merged into the summary (exportFromTime, exportToTime, outputView) and
-    marks the export incremental. `checksum` picks the manifest checksum file: "md5-hex" (manifest-files.md5,
+    marks the export incremental: its data files then go to the shared `root/<prefix>/AWSDynamoDB/data/`, and its
+    billedSizeBytes is at least AWS's 10 MB minimum. Empty files alternate AWS's 20-byte gzip and zero-byte objects.
+    `checksum` picks the manifest checksum file: "md5-hex" (manifest-files.md5,
     hex), "checksum-b64" (manifest-files.checksum, base64) or "none". `output_format` "ION" writes the same
     records as Amazon Ion text (`.ion.gz`), as an ION export would. Returns the export folder.
     """
@@ -149,24 +158,28 @@ def write_export(
         records = [encode_ion_line(json.loads(record)) for record in records]
     extension = ".ion.gz" if output_format == "ION" else ".json.gz"
     folder = root / prefix / "AWSDynamoDB" / export_id
-    (folder / "data").mkdir(parents=True, exist_ok=True)
+    data_folder = folder.parent / "data" if incremental else folder / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    data_folder.mkdir(exist_ok=True)
     (folder / "_started").write_bytes(b"")
-    key_prefix = f"{prefix}/AWSDynamoDB/{export_id}/"
+    key_prefix = f"{prefix}/AWSDynamoDB/" if incremental else f"{prefix}/AWSDynamoDB/{export_id}/"
     shards: list[list[str]] = [[] for _ in range(files)]
     for i, record in enumerate(records):
         shards[i % max(1, files - empty_files)].append(record)
     manifest_lines = []
+    empties = 0
     for n, shard in enumerate(shards):
-        body = _gzip(shard)
-        name = f"data/{hashlib.sha1(f'{export_id}{n}'.encode()).hexdigest()[:26]}{extension}"
-        (folder / name).write_bytes(body)
+        body = _gzip(shard, empties)
+        empties += not shard
+        name = f"{hashlib.sha1(f'{export_id}{n}'.encode()).hexdigest()[:26]}{extension}"
+        (data_folder / name).write_bytes(body)
         manifest_lines.append(
             json.dumps(
                 {
                     "itemCount": len(shard),
                     "md5Checksum": _b64(hashlib.md5(body).digest()),
                     "etag": hashlib.md5(body).hexdigest(),
-                    "dataFileS3Key": key_prefix + name,
+                    "dataFileS3Key": f"{key_prefix}data/{name}",
                 }
             )
         )
@@ -176,7 +189,7 @@ def write_export(
         export_id,
         prefix,
         item_count=len(records),
-        billed_bytes=sum(len(r) for r in records),
+        billed_bytes=max(sum(len(r) for r in records), INCREMENTAL_BILLED_MINIMUM if incremental else 0),
         table_arn=table_arn,
         output_format=output_format,
         incremental=incremental,

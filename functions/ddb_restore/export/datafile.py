@@ -54,6 +54,8 @@ class _HashingReader:
 def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator[tuple[int, bytes], None, None]:
     """Yield (line number, line) for the file's records after `start_line`, then check MD5 and count.
 
+    Blank lines at the end of the file are not records (some tools end a file with one); a blank line before a
+    record is yielded, so the parser refuses it. A zero-byte object reads as a file of no records.
     Raises DataFileError naming the file (and line) for a missing object, corrupt or truncated gzip,
     an over-long line, an MD5 other than the manifest's, or a record count other than `itemCount`.
     The checks at the end run only when the caller reads the iterator to its end.
@@ -67,6 +69,7 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator
         raise DataFileError(url, f"cannot be read ({err})", transient=classify(err) is not None) from None
     reader = _HashingReader(raw)
     line_no = 0
+    blanks: list[tuple[int, bytes]] = []  # blank lines held back: records if a line follows, nothing at the end
     try:
         with gzip.GzipFile(fileobj=reader, mode="rb") as stream:  # type: ignore[call-overload]
             while True:
@@ -76,9 +79,15 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator
                 line_no += 1
                 if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
                     raise DataFileError(url, f"line longer than {MAX_LINE_BYTES} bytes: not an export record", line_no)
-                if line_no <= start_line:
+                if not line.strip():
+                    blanks.append((line_no, line))
                     continue
-                yield line_no, line
+                for held in blanks:
+                    if held[0] > start_line:
+                        yield held
+                blanks.clear()
+                if line_no > start_line:
+                    yield line_no, line
         reader.drain()
     except (gzip.BadGzipFile, zlib.error) as err:
         raise DataFileError(url, f"corrupt gzip data after line {line_no} ({err})") from None
@@ -91,5 +100,6 @@ def read_lines(folder: Folder, file: DataFile, start_line: int = 0) -> Generator
     md5 = base64.b64encode(reader.md5.digest()).decode()
     if md5 != file.md5 and reader.md5.hexdigest() != file.md5.lower():
         raise DataFileError(url, f"MD5 {md5} differs from md5Checksum {file.md5} in manifest-files.json")
-    if line_no != file.item_count:
-        raise DataFileError(url, f"holds {line_no} records but manifest-files.json says itemCount {file.item_count}")
+    records = line_no - len(blanks)
+    if records != file.item_count:
+        raise DataFileError(url, f"holds {records} records but manifest-files.json says itemCount {file.item_count}")

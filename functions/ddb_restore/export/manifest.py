@@ -3,8 +3,10 @@
 Facts (AWS docs, see shared/design.md §2): an export folder `<prefix>/AWSDynamoDB/<exportId>/` holds
 `manifest-summary.json`, `manifest-files.json` (JSON Lines, one data file a line) and checksum files
 (`*.checksum` in AWS's docs, `*.md5` from older exports and tools, MD5 as hex or base64 inside).
-Data-file keys in the manifest are full bucket keys; they are resolved relative to the folder we were given,
-so a copied or moved export works, and a key that does not lie inside the export folder is refused.
+Data-file keys in the manifest are full bucket keys. A full export's lie in its own folder,
+`<prefix>/AWSDynamoDB/<exportId>/data/`; an incremental export's in the data folder all exports share,
+`<prefix>/AWSDynamoDB/data/` (as AWS writes them; its docs call it "the shared data folder"). Keys are resolved
+relative to the folder we were given, so a copied or moved export works; anything else is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ChecksumMismatch, ManifestError, OutsideExportError, UnsupportedExport
+from ..errors import ChecksumMismatch, ExportLocationError, ManifestError, OutsideExportError, UnsupportedExport
 from .storage import Folder
 
 __all__ = ["DataFile", "Export", "load_export", "relative_data_key", "md5_matches"]
@@ -30,7 +32,7 @@ READABLE_FORMATS = ("DYNAMODB_JSON", "ION")
 class DataFile:
     """One line of manifest-files.json, its key made relative to the export folder."""
 
-    name: str  # relative to the export folder, always "data/<file>"
+    name: str  # relative to the export folder: "data/<file>", or "../data/<file>" in the shared data folder
     item_count: int
     md5: str  # base64 MD5 of the object, as in the manifest
     manifest_line: int
@@ -103,32 +105,36 @@ def _export_id(summary: dict[str, Any]) -> str | None:
     return None
 
 
-def relative_data_key(key: Any, folder_name: str, export_id: str | None) -> str | None:
-    """The data file's name relative to the export folder, or None when it lies outside it.
+SHARED_DATA = "../data/"  # a data file in the shared data folder, named relative to the export folder
 
-    A manifest key is `<prefix>/AWSDynamoDB/<exportId>/data/<file>`; we keep `data/<file>` only when the key
-    names this export (by the folder's name or the summary's export id), has no `..`, `.`, empty or absolute
-    segments, and sits under `data/`. Anything else could make a crafted manifest read another object.
+
+def relative_data_key(key: Any, folder_name: str, export_id: str | None, s3_prefix: Any = ...) -> str | None:
+    """The data file's name relative to the export folder, or None when it lies anywhere else.
+
+    Two places are allowed: `<prefix>/AWSDynamoDB/<exportId>/data/<file>` (named `data/<file>`), when the key
+    names this export by the folder's name or the summary's export id; and the shared data folder beside it,
+    `<prefix>/AWSDynamoDB/data/<file>` (named `../data/<file>`). No `..`, `.`, empty or absolute segments; when the
+    summary gives its `s3Prefix` (a string, or null for none), the key must start with that prefix. Anything else
+    could make a crafted manifest read another object.
     """
     if not isinstance(key, str) or not key or "\\" in key or "\x00" in key:
         return None
-    rel = None
-    for export in filter(None, (folder_name, export_id)):
-        marker = f"AWSDynamoDB/{export}/"
-        if key.startswith(marker) or f"/{marker}" in key:
-            rel = key.split(marker, 1)[1]
-            break
-    if rel is None:
-        return None
-    parts = rel.split("/")
-    if len(parts) != 2 or parts[0] != "data" or parts[1] in ("", ".", ".."):
-        return None
     if any(part in ("", ".", "..") for part in key.split("/")):
         return None
-    return rel
+    head, marker, rel = key.rpartition("AWSDynamoDB/")
+    if not marker or (head and not head.endswith("/")):
+        return None
+    if s3_prefix is not ... and head.strip("/") != (s3_prefix if isinstance(s3_prefix, str) else "").strip("/"):
+        return None
+    parts = rel.split("/")
+    if len(parts) == 2 and parts[0] == "data":
+        return SHARED_DATA + parts[1]
+    if len(parts) == 3 and parts[1] == "data" and parts[0] in filter(None, (folder_name, export_id)):
+        return "data/" + parts[2]
+    return None
 
 
-def _parse_files(folder: Folder, data: bytes, export_id: str | None) -> tuple[DataFile, ...]:
+def _parse_files(folder: Folder, data: bytes, export_id: str | None, s3_prefix: Any) -> tuple[DataFile, ...]:
     where = folder.url("manifest-files.json")
     folder_name = folder.url().rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
     files = []
@@ -146,15 +152,25 @@ def _parse_files(folder: Folder, data: bytes, export_id: str | None) -> tuple[Da
             raise ManifestError(f"{where}:{line_no}: itemCount must be a non-negative integer")
         if not isinstance(md5, str) or not md5:
             raise ManifestError(f"{where}:{line_no}: md5Checksum is missing")
-        rel = relative_data_key(key, folder_name, export_id)
+        rel = relative_data_key(key, folder_name, export_id, s3_prefix)
         if rel is None:
             raise OutsideExportError(
-                f"{where}:{line_no}: data file {key!r} lies outside the export folder {folder.url()}: refused"
+                f"{where}:{line_no}: data file {key!r} lies outside the export folder {folder.url()} "
+                "and its shared data folder ../data/: refused"
             )
         files.append(DataFile(rel, count, md5, line_no))
     if len({f.name for f in files}) != len(files):
         raise ManifestError(f"{where}: names the same data file twice")
     return tuple(files)
+
+
+def _missing_shared_data(folder: Folder, summary: dict[str, Any]) -> str:
+    prefix = summary.get("s3Prefix")
+    source = f"s3://{summary.get('s3Bucket') or '<bucket>'}/{prefix.strip('/') + '/' if prefix else ''}AWSDynamoDB/"
+    return (
+        f"{folder.url()}: its data files are in the shared data folder {folder.url(SHARED_DATA)}, which is missing: "
+        f"copy the whole AWSDynamoDB/ folder, not only the export's own (aws s3 sync {source} ./dir/)"
+    )
 
 
 def load_export(folder: Folder) -> Export:
@@ -182,7 +198,9 @@ def load_export(folder: Folder) -> Export:
     if files_bytes is None:
         raise ManifestError(f"{folder.url()}: manifest-files.json is missing")
     checks.append(_checksum_file(folder, "manifest-files.json", files_bytes))
-    files = _parse_files(folder, files_bytes, _export_id(summary))
+    files = _parse_files(folder, files_bytes, _export_id(summary), summary.get("s3Prefix", ...))
+    if any(f.name.startswith(SHARED_DATA) for f in files) and not folder.has_folder(SHARED_DATA):
+        raise ExportLocationError(_missing_shared_data(folder, summary))
     declared = summary.get("itemCount")
     if isinstance(declared, int) and declared != sum(f.item_count for f in files):
         raise ManifestError(

@@ -1,7 +1,9 @@
 """Where an export lives: a local folder (as `aws s3 sync` leaves it) or an S3 prefix.
 
 Everything else reads an export through `Folder`, by names relative to the export folder, so a copied or
-moved export works and nothing outside the folder can be named (see export.py for the containment rule).
+moved export works and nothing outside it can be named (export/manifest.py holds the containment rule). The one
+name that leaves the folder is `../data/<file>`: an incremental export's data file, in the data folder that all
+exports under the same `AWSDynamoDB/` share.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import ExportLocationError
 
@@ -42,27 +46,44 @@ class Folder(Protocol):
         """The folders directly inside this one, sorted by name."""
         ...
 
+    def has_folder(self, name: str) -> bool:
+        """True when the folder `name` (e.g. "../data") exists and holds something."""
+        ...
+
+
+def _parent_name(name: str) -> str | None:
+    """For "../x", "x" (the name in the parent folder); None for a name inside the folder."""
+    return name[3:] if name.startswith("../") else None
+
 
 @dataclass(frozen=True)
 class LocalFolder:
     path: Path
 
+    def _path(self, name: str) -> Path:
+        in_parent = _parent_name(name)
+        return self.path.parent / in_parent if in_parent is not None else self.path / name
+
     def url(self, name: str = "") -> str:
-        return str(self.path / name) if name else str(self.path)
+        return str(self._path(name)) if name else str(self.path)
 
     def read_bytes(self, name: str) -> bytes | None:
         try:
-            return (self.path / name).read_bytes()
+            return self._path(name).read_bytes()
         except FileNotFoundError:
             return None
 
     def open(self, name: str) -> BinaryIO:
         # gzip reads its input 8 KB at a time: a 256 KB buffer makes that one read call of the file per 256 KB
-        # instead of per 8 KB (~1,000 fewer system calls for an 8 MB data file).
-        return open(self.path / name, "rb", buffering=_READ_BUFFER)  # noqa: SIM115 - the caller closes it
+        # instead of per 8 KB.
+        return open(self._path(name), "rb", buffering=_READ_BUFFER)  # noqa: SIM115 - the caller closes it
 
     def subfolders(self) -> list[Folder]:
         return [LocalFolder(p) for p in sorted(self.path.iterdir()) if p.is_dir()]
+
+    def has_folder(self, name: str) -> bool:
+        path = self._path(name)
+        return path.is_dir() and any(path.iterdir())
 
 
 @dataclass(frozen=True)
@@ -71,18 +92,25 @@ class S3Folder:
     bucket: str
     prefix: str  # "" or ending in "/"
 
+    def _key(self, name: str) -> str:
+        in_parent = _parent_name(name)
+        if in_parent is None:
+            return self.prefix + name
+        parent = self.prefix.rstrip("/").rpartition("/")[0]
+        return f"{parent}/{in_parent}" if parent else in_parent
+
     def url(self, name: str = "") -> str:
-        return f"s3://{self.bucket}/{self.prefix}{name}"
+        return f"s3://{self.bucket}/{self._key(name)}"
 
     def read_bytes(self, name: str) -> bytes | None:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
 
     def open(self, name: str) -> BinaryIO:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
         except self.client.exceptions.NoSuchKey:
             raise FileNotFoundError(self.url(name)) from None
         return body  # type: ignore[return-value]  # a StreamingBody reads like a binary file
@@ -93,6 +121,15 @@ class S3Folder:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"):
             found += [S3Folder(self.client, self.bucket, p["Prefix"]) for p in page.get("CommonPrefixes", [])]
         return sorted(found, key=lambda f: f.prefix)  # type: ignore[attr-defined]
+
+    def has_folder(self, name: str) -> bool:
+        try:
+            listed = self.client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._key(name).rstrip("/") + "/", MaxKeys=1
+            )
+        except (ClientError, BotoCoreError):  # cannot tell (no s3:ListBucket?): reading each file will say
+            return True
+        return bool(listed.get("KeyCount"))
 
 
 def locate_export(arg: str, s3_client_factory: object = None) -> Folder:

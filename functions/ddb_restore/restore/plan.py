@@ -3,7 +3,9 @@
 The target table must exist and be ACTIVE; the export's records must carry its key attributes with the
 right types (the first records of the first non-empty data file are read to see); point-in-time recovery is
 reported because, with it off, a restore into the wrong table cannot be undone. The estimate multiplies the
-sampled records' write units (1 KB rounding) by 1 + the GSIs whose keys each record carries.
+sampled records' write units (1 KB rounding) by 1 + the GSIs whose keys each record carries, or uses the export's
+billed bytes per item when those are larger and plausible (not more than DynamoDB's 400 KB an item, and not an
+incremental export's 10 MB billing minimum).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableE
 from ..export.datafile import read_lines
 from ..export.manifest import Export
 from ..export.records import RecordParser, make_parser, write_units
+from ..export.series import overlaps
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["TargetTable", "Plan", "describe_target", "make_plan", "parser_for"]
 
 SAMPLE_RECORDS = 20
+MAX_ITEM_BYTES = 400 * 1024
+# AWS bills an incremental export at least 10 MB and reports that minimum as its billedSizeBytes.
+INCREMENTAL_BILLING_MINIMUM = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class Plan:
     table: TargetTable
     units_per_record: list[float]
     max_wcu: float | None
+    estimate_basis: list[str]  # for each export, what its units per record came from
 
     @property
     def items(self) -> int:
@@ -169,8 +176,10 @@ class Plan:
                 f"  files {len(export.files)} ({empty} empty), items {export.item_count:,}, "
                 f"billed bytes {export.billed_size_bytes:,}"
             )
+            out.append(f"  size estimate: {self.estimate_basis[i - 1]}")
             checks = [*export.checks, f"{len(export.files)} data-file keys inside the export folder"]
             out.append("  checked: " + "; ".join(checks))
+        out += [f"note: {note}" for note in overlaps(self.exports)]
         t = self.table
         out.append(
             f"target: table {t.name} ({t.status}, {t.billing_mode}"
@@ -197,15 +206,34 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _billed_bytes_per_item(export: Export) -> tuple[float | None, str]:
+    """The export's billed bytes per item when plausible, else None; and why not."""
+    billed, count = export.billed_size_bytes, export.item_count
+    if not count or billed <= 0:
+        return None, "no billedSizeBytes"
+    if export.incremental and billed <= INCREMENTAL_BILLING_MINIMUM:
+        return None, f"billedSizeBytes {billed:,} is the incremental export's billing minimum, not a size"
+    if billed > count * MAX_ITEM_BYTES:
+        return None, f"billedSizeBytes {billed:,} is more than {count:,} items of 400 KB can hold"
+    return billed / count, ""
+
+
 def make_plan(exports: list[Export], table: TargetTable, max_wcu: float | None) -> Plan:
     """Check every export against the table (keys, first records) and estimate the work. Writes nothing.
 
     Units per record: the sampled records' average, or the export's billed bytes per item when that is
-    larger (the first records need not be typical: one large item later costs hundreds of units).
+    larger and plausible (the first records need not be typical: one large item later costs hundreds of units).
     """
-    units = []
+    units, basis = [], []
     for export in exports:
-        sampled = sample_units(export, table)[0]
-        average_kb = export.billed_size_bytes / export.item_count / 1024 if export.item_count else 0.0
-        units.append(max(sampled, average_kb * (1 + len(table.gsis))))
-    return Plan(exports, table, units, max_wcu)
+        sampled, count = sample_units(export, table)
+        per_item, why_not = _billed_bytes_per_item(export)
+        billed_units = per_item / 1024 * (1 + len(table.gsis)) if per_item is not None else 0.0
+        if billed_units > sampled:
+            units.append(billed_units)
+            basis.append(f"billed bytes per item ({per_item:,.0f} B), larger than the {count} sampled records'")
+        else:
+            units.append(sampled)
+            reason = why_not or "billed bytes per item are not larger"
+            basis.append(f"the {count} sampled records' sizes ({reason})" if count else "no records")
+    return Plan(exports, table, units, max_wcu, basis)
