@@ -13,14 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import RestoreError
+from ..errors import SeriesError
 from .manifest import Export
 
-__all__ = ["SeriesError", "order_series", "revert_series"]
-
-
-class SeriesError(RestoreError):
-    """The exports do not form one unbroken series of one table."""
+__all__ = ["order_series", "revert_series"]
 
 
 def _time(value: Any) -> datetime | None:
