@@ -219,6 +219,7 @@ def plan_step_child(folder: Path, out: Path) -> None:
 
     from ddb_restore.aws.settings import StackSettings
     from ddb_restore.aws.steps import plan_execution
+    from ddb_restore.clock import SystemClock
 
     key_prefix = f"{PREFIX}/AWSDynamoDB/{folder.name}/"
     with mock_aws():
@@ -239,14 +240,15 @@ def plan_step_child(folder: Path, out: Path) -> None:
             "maxWcu": 40000,
             "maxConcurrency": 1000,
         }
+        clock = SystemClock()
         walls = []
         result: dict[str, Any] = {}
         for n in range(3):
             t0 = time.perf_counter()
-            result = plan_execution({**event, "executionName": f"bench-{n}"}, settings, s3, dynamodb)
+            result = plan_execution({**event, "executionName": f"bench-{n}"}, settings, s3, dynamodb, clock=clock)
             walls.append(time.perf_counter() - t0)
         tracemalloc.start()
-        plan_execution({**event, "executionName": "bench-traced"}, settings, s3, dynamodb)
+        plan_execution({**event, "executionName": "bench-traced"}, settings, s3, dynamodb, clock=clock)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         current = result["current"]

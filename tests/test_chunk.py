@@ -14,8 +14,10 @@ from ddb_restore.export.manifest import load_export
 from ddb_restore.export.records import RecordParser
 from ddb_restore.export.storage import LocalFolder
 from ddb_restore.restore.chunk import write_chunk
+from ddb_restore.retry import RetryPolicy
 from ddb_restore.write.writer import BatchWriter
 from support.botocore_faults import PASS, THROTTLE, BatchWriteFaults
+from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.sample import full_records, sample_items, write_export
 
@@ -33,7 +35,9 @@ def chunks_until_done(folder: Path, table: str, checks_per_chunk: int) -> tuple[
     cursors, puts, rejects = [], [], []
     cursor, done = 0, False
     while not done:
-        writer = BatchWriter(client, table, KEYS, reject=lambda *r: rejects.append(r))
+        writer = BatchWriter(
+            client, table, KEYS, reject=lambda *r: rejects.append(r), retry=RetryPolicy(clock=FakeClock())
+        )
         result = write_chunk(export.folder, file, parser, writer, cursor, should_stop=stop_after(checks_per_chunk))
         assert result.line > cursor or result.done
         cursor, done = result.line, result.done
@@ -70,7 +74,6 @@ def test_the_last_chunk_still_checks_the_whole_files_md5(tmp_path: Path) -> None
 @pytest.mark.usefixtures("moto")
 def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_record(tmp_path: Path) -> None:
     from ddb_restore.errors import RetryBoundExceeded
-    from ddb_restore.retry import RetryPolicy
     from ddb_restore.write.clients import dynamodb_client
 
     items = sample_items(200, large=False)
@@ -79,8 +82,7 @@ def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_
     client = dynamodb_client()
     table = create_table(client)
     BatchWriteFaults(client, [PASS] * 3, after=THROTTLE)  # three batches of 25 get through, then nothing does
-    clock = iter(range(0, 10**6))
-    policy = RetryPolicy(max_total=10, clock=lambda: next(clock), sleep=lambda s: None)
+    policy = RetryPolicy(max_total=10, clock=FakeClock(0.0, tick=1.0, moves_on_sleep=False))
     writer = BatchWriter(client, table, KEYS, reject=lambda *r: None, retry=policy)
     parser = RecordParser(incremental=False, key_names=KEYS)
     with pytest.raises(RetryBoundExceeded) as caught:
@@ -88,7 +90,9 @@ def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_
     assert caught.value.cursor == 75
     assert len(scan_items(boto3.client("dynamodb"), table)) == 75
     # Resuming from that cursor with a healthy client finishes the file with nothing missing.
-    fresh = BatchWriter(boto3.client("dynamodb"), table, KEYS, reject=lambda *r: None)
+    fresh = BatchWriter(
+        boto3.client("dynamodb"), table, KEYS, reject=lambda *r: None, retry=RetryPolicy(clock=FakeClock())
+    )
     result = write_chunk(export.folder, export.files[0], parser, fresh, caught.value.cursor)
     assert result.done and result.counts.items_put == 125
     assert diff_tables(items, scan_items(boto3.client("dynamodb"), table), KEYS) == []

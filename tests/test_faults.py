@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -29,13 +28,13 @@ import urllib3.exceptions
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-import ddb_restore.cli
 import ddb_restore.restore.runner
-import ddb_restore.write.clients
 from conftest import KEYS, create_table, dynamodb
 from ddb_restore.aws.handlers import _common
-from ddb_restore.cli import main
+from ddb_restore.cli import Wiring, main
+from ddb_restore.write.clients import s3_client
 from exports import data_files
+from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
 from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
@@ -52,8 +51,8 @@ BAD_RECORD = '{"Item":{"pk":{"S":"bad"},"sk":{"N":"1"},"x":{"Q":"unknown type"}}
 # ---- helpers ------------------------------------------------------------------------------------------------
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["run", *args])
+def run(capsys: pytest.CaptureFixture[str], *args: str, wiring: Wiring | None = None) -> tuple[int, str, str]:
+    code = main(["run", *args], wiring)
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -89,17 +88,15 @@ def upload_s3(root: Path) -> None:
     upload_folder(s3, root, BUCKET, "")
 
 
-def hook_cli_s3(monkeypatch: pytest.MonkeyPatch, install: Callable[[Any], None]) -> None:
-    """Let `install` register botocore hooks on the S3 client the CLI builds for itself."""
-    real = ddb_restore.write.clients.s3_client
+def hooked_s3(install: Callable[[Any], None]) -> Callable[..., Any]:
+    """An S3 client factory for the CLI's Wiring: clients.py's clients, with `install`'s botocore hooks on them."""
 
-    def s3_client(*args: Any, **kwargs: Any) -> Any:
-        client = real(*args, **kwargs)
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        client = s3_client(*args, **kwargs)
         install(client)
         return client
 
-    monkeypatch.setattr(ddb_restore.write.clients, "s3_client", s3_client)
-    monkeypatch.setattr(ddb_restore.cli, "s3_client", s3_client)  # cli.py imported the name itself
+    return factory
 
 
 def record_chunk_starts(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
@@ -128,15 +125,6 @@ def fast_botocore_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         return 0.0
 
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", delay_amount)
-    return asked
-
-
-@pytest.fixture
-def fast_read_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The runner's waits before it reads a file again after a network failure: asked for, not slept."""
-    asked: list[float] = []
-    clock = SimpleNamespace(sleep=asked.append, monotonic=time.monotonic)
-    monkeypatch.setattr(ddb_restore.restore.runner, "time", clock)
     return asked
 
 
@@ -250,7 +238,6 @@ def test_a_stream_broken_mid_file_resumes_from_the_cursor_with_nothing_lost_or_d
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    fast_read_retries: list[float],
     fault: str,
     fractions: list[float],
 ) -> None:
@@ -264,9 +251,12 @@ def test_a_stream_broken_mid_file_resumes_from_the_cursor_with_nothing_lost_or_d
     assert file_lines(target)[1] == BAD_RECORD
     error, level = STREAM_FAULTS[fault]
     injected: list[StreamFaults] = []
-    hook_cli_s3(
-        monkeypatch, lambda c: injected.append(StreamFaults(c, s3_key(folder, target), fractions, error, level))
-    )
+
+    def install(client: Any) -> None:
+        injected.append(StreamFaults(client, s3_key(folder, target), fractions, error, level))
+
+    clock = FakeClock()  # the runner's waits before it reads the file again: asked for, not slept
+    wiring = Wiring(clock=clock, s3=hooked_s3(install))
     starts = record_chunk_starts(monkeypatch)
     report_path, rejects = tmp_path / "report.json", tmp_path / "rejects.jsonl"
 
@@ -275,11 +265,12 @@ def test_a_stream_broken_mid_file_resumes_from_the_cursor_with_nothing_lost_or_d
         f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/",
         *("--table", "Target", "--workers", "3", "--max-rejects", "1"),
         *("--report", str(report_path), "--rejects", str(rejects)),
+        wiring=wiring,
     )
 
     assert code == 0, out + err
     (faults,) = injected
-    assert faults.injected == len(fast_read_retries) == len(fractions)  # each break: one wait, one new read
+    assert faults.injected == len(clock.sleeps) == len(fractions)  # each break: one wait, one new read
     # Each GET after a break started at the cursor the break left, further into the file each time.
     resumed = starts[target.name]
     assert len(resumed) == len(fractions) + 1 and resumed[0] == 0, resumed
@@ -344,7 +335,6 @@ class _RawBody:
 def test_s3_slowdown_and_500s_on_a_data_file_are_retried_and_the_restore_completes(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
     fast_botocore_backoff: list[float],
     status: int,
     code: str,
@@ -355,11 +345,15 @@ def test_s3_slowdown_and_500s_on_a_data_file_are_retried_and_the_restore_complet
     create_table(boto3.client("dynamodb"), "Target")
     key = s3_key(folder, data_files(folder)[1])
     installed: list[tuple[GetObjectErrors, GetObjectLog]] = []
-    hook_cli_s3(monkeypatch, lambda c: installed.append((GetObjectErrors(c, key, status, code, 2), GetObjectLog(c))))
+    wiring = Wiring(
+        s3=hooked_s3(lambda c: installed.append((GetObjectErrors(c, key, status, code, 2), GetObjectLog(c))))
+    )
     report_path = tmp_path / "report.json"
 
     exit_code, out, err = run(
-        capsys, f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/", "--table", "Target", "--report", str(report_path)
+        capsys,
+        *(f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/", "--table", "Target", "--report", str(report_path)),
+        wiring=wiring,
     )
 
     assert exit_code == 0, out + err
@@ -377,9 +371,7 @@ def test_s3_slowdown_and_500s_on_a_data_file_are_retried_and_the_restore_complet
 def test_s3_slowdown_past_botocores_attempts_fails_that_file_cleanly_then_a_second_run_finishes(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
     fast_botocore_backoff: list[float],
-    fast_read_retries: list[float],
 ) -> None:
     """A data file S3 keeps refusing is a failed file (exit 1, a report), like a file whose writes keep being
     throttled: the other files are written, and the next run finishes the job."""
@@ -395,11 +387,12 @@ def test_s3_slowdown_past_botocores_attempts_fails_that_file_cleanly_then_a_seco
     def install(client: Any) -> None:
         installed.append(GetObjectErrors(client, s3_key(folder, refused), 503, "SlowDown", refusing[0]))
 
-    hook_cli_s3(monkeypatch, install)
+    # The runner's waits before it reads the refused file again: asked for, not slept.
+    wiring = Wiring(clock=FakeClock(), s3=hooked_s3(install))
     report_path = tmp_path / "report.json"
     export = f"s3://{BUCKET}/exports/AWSDynamoDB/{EXPORT_ID}/"
 
-    code, out, err = run(capsys, export, "--table", "Target", "--report", str(report_path))
+    code, out, err = run(capsys, export, "--table", "Target", "--report", str(report_path), wiring=wiring)
 
     assert code == 1, out + err
     assert installed[0].injected >= 5  # botocore's five attempts, at least once
@@ -414,7 +407,7 @@ def test_s3_slowdown_past_botocores_attempts_fails_that_file_cleanly_then_a_seco
     assert diff_tables(expected, scan_items(boto3.client("dynamodb"), "Target"), KEYS) == []
 
     refusing[0] = 0  # S3 answers again
-    code, out, err = run(capsys, export, "--table", "Target")
+    code, out, err = run(capsys, export, "--table", "Target", wiring=wiring)
     assert code == 0, out + err
     assert installed[-1].injected == 0
     assert diff_tables(items, scan_items(boto3.client("dynamodb"), "Target"), KEYS) == []

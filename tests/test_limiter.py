@@ -5,26 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ddb_restore.write.budget import WriteBudget
+from support.clock import FakeClock
 
 
-class FakeTime:
-    """A clock that moves only when slept on (or told to), recording every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def budget(rate: float, burst_seconds: float = 1.0) -> tuple[WriteBudget, FakeTime]:
-    fake = FakeTime()
-    return WriteBudget(rate, burst_seconds=burst_seconds, clock=fake.clock, sleep=fake.sleep), fake
+def budget(rate: float, burst_seconds: float = 1.0) -> tuple[WriteBudget, FakeClock]:
+    fake = FakeClock()
+    return WriteBudget(rate, burst_seconds=burst_seconds, clock=fake), fake
 
 
 def test_a_full_bucket_lets_a_burst_of_its_capacity_through_without_waiting() -> None:
@@ -81,8 +67,7 @@ def test_a_request_larger_than_the_capacity_goes_into_debt_and_waits_it_off_once
 
 
 def test_requests_behind_a_debt_wait_for_the_debt_and_their_own_units() -> None:
-    fake = FakeTime()
-    limiter = WriteBudget(100, clock=fake.clock, sleep=lambda seconds: None)  # several callers at one instant
+    limiter = WriteBudget(100, clock=FakeClock(moves_on_sleep=False))  # several callers at one instant
     assert limiter.acquire(250) == pytest.approx(1.5)
     assert limiter.acquire(10) == pytest.approx(1.6)
 
@@ -103,8 +88,7 @@ def test_a_refund_cannot_raise_the_bucket_above_its_capacity() -> None:
 
 
 def test_a_refund_pays_off_debt() -> None:
-    fake = FakeTime()
-    limiter = WriteBudget(100, clock=fake.clock, sleep=lambda seconds: None)
+    limiter = WriteBudget(100, clock=FakeClock(moves_on_sleep=False))
     limiter.acquire(300)  # 200 units of debt, not yet waited off by anyone
     limiter.refund(300)  # the call was throttled: nothing was written
     assert limiter.acquire(100) == 0.0
@@ -113,4 +97,4 @@ def test_a_refund_pays_off_debt() -> None:
 @pytest.mark.parametrize("rate", [0, -5])
 def test_a_budget_that_is_not_positive_is_refused(rate: float) -> None:
     with pytest.raises(ValueError, match="positive"):
-        WriteBudget(rate)
+        WriteBudget(rate, clock=FakeClock())

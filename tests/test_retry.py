@@ -15,24 +15,12 @@ from botocore.exceptions import (
 )
 
 from ddb_restore.errors import RetryBoundExceeded
-from ddb_restore.retry import RetryPolicy, classify
+from ddb_restore.retry import RereadPolicy, RetryPolicy, classify
+from support.clock import FakeClock
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def policy(fake: FakeTime, *, rand: float = 1.0, **options: Any) -> RetryPolicy:
-    return RetryPolicy(rand=lambda: rand, clock=fake.clock, sleep=fake.sleep, **options)
+def policy(fake: FakeClock, *, rand: float = 1.0, **options: Any) -> RetryPolicy:
+    return RetryPolicy(rand=lambda: rand, clock=fake, **options)
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -47,25 +35,25 @@ def client_error(code: str, status: int) -> ClientError:
 
 
 def test_the_delay_grows_exponentially_up_to_the_cap_when_jitter_draws_its_maximum() -> None:
-    retry = RetryPolicy(base=0.05, cap=1.0, rand=lambda: 1.0)
+    retry = RetryPolicy(base=0.05, cap=1.0, rand=lambda: 1.0, clock=FakeClock())
     assert [retry.delay(n) for n in range(7)] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
 
 
 def test_the_delay_is_full_jitter_a_random_share_of_the_exponential_step() -> None:
     draws = iter([0.0, 0.5, 0.25])
-    retry = RetryPolicy(base=1.0, cap=100.0, rand=lambda: next(draws))
+    retry = RetryPolicy(base=1.0, cap=100.0, rand=lambda: next(draws), clock=FakeClock())
     assert retry.delay(3) == 0.0
     assert retry.delay(3) == pytest.approx(4.0)
     assert retry.delay(3) == pytest.approx(2.0)
 
 
 def test_the_delay_stays_capped_for_huge_attempt_numbers() -> None:
-    retry = RetryPolicy(base=0.05, cap=10.0, rand=lambda: 0.999)
+    retry = RetryPolicy(base=0.05, cap=10.0, rand=lambda: 0.999, clock=FakeClock())
     assert retry.delay(10_000) == pytest.approx(9.99)
 
 
 def test_the_default_jitter_stays_within_zero_and_the_step() -> None:
-    retry = RetryPolicy(base=0.5, cap=3.0)
+    retry = RetryPolicy(base=0.5, cap=3.0, clock=FakeClock())
     delays = [retry.delay(n) for n in range(10) for _ in range(20)]
     assert all(0.0 <= d < 3.0 for d in delays)
     assert len(set(delays)) > 100  # actually random
@@ -75,7 +63,7 @@ def test_the_default_jitter_stays_within_zero_and_the_step() -> None:
 
 
 def test_a_streak_sleeps_the_policy_delays_in_order() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     streak = policy(fake, base=1.0, cap=10.0, max_total=1000.0).streak()
     for _ in range(6):
         streak.wait("throttled")
@@ -83,7 +71,7 @@ def test_a_streak_sleeps_the_policy_delays_in_order() -> None:
 
 
 def test_a_streak_gives_up_before_passing_its_total_bound() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     streak = policy(fake, base=1.0, cap=10.0, max_total=30.0).streak()
     with pytest.raises(RetryBoundExceeded) as info:
         for _ in range(100):
@@ -94,7 +82,7 @@ def test_a_streak_gives_up_before_passing_its_total_bound() -> None:
 
 
 def test_time_spent_between_waits_counts_toward_the_bound() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     streak = policy(fake, base=1.0, cap=10.0, max_total=30.0).streak()
     streak.wait("first")
     fake.now += 29.5  # the failing calls themselves took long
@@ -103,7 +91,7 @@ def test_time_spent_between_waits_counts_toward_the_bound() -> None:
 
 
 def test_progress_starts_the_streak_over_with_the_first_delay_and_a_fresh_bound() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     streak = policy(fake, base=1.0, cap=10.0, max_total=30.0).streak()
     for _ in range(5):
         streak.wait("unprocessed")
@@ -117,7 +105,7 @@ def test_progress_starts_the_streak_over_with_the_first_delay_and_a_fresh_bound(
 
 
 def test_each_streak_of_a_policy_is_independent() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     retry = policy(fake, base=1.0, cap=10.0, max_total=30.0)
     first = retry.streak()
     for _ in range(5):
@@ -130,7 +118,7 @@ def test_each_streak_of_a_policy_is_independent() -> None:
 def test_another_writers_progress_starts_the_backoff_over_but_not_the_time_bound() -> None:
     """Writers sharing a policy share its fleet: one throttled while another gets through waits the first step
     again (the table has capacity, just not for everyone at once), but its own bound keeps counting."""
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     retry = policy(fake, base=1.0, cap=10.0, max_total=30.0)
     throttled, lucky = retry.streak(), retry.streak()
     for _ in range(4):
@@ -148,7 +136,7 @@ def test_another_writers_progress_starts_the_backoff_over_but_not_the_time_bound
 
 
 def test_writers_with_their_own_policies_do_not_share_progress() -> None:
-    fake = FakeTime()
+    fake = FakeClock(50.0)
     alone = policy(fake, base=1.0, cap=10.0, max_total=1000.0).streak()
     other = policy(fake, base=1.0, cap=10.0, max_total=1000.0).streak()
     for _ in range(3):
@@ -220,3 +208,16 @@ def test_a_connect_timeout_is_connection_trouble_worth_a_retry() -> None:
 @pytest.mark.parametrize("error", [NoCredentialsError(), ValueError("bug"), KeyError("x")])
 def test_other_errors_are_not_retried(error: Exception) -> None:
     assert classify(error) is None
+
+
+# --- re-reads of a data file whose stream broke --------------------------------------------------------------
+
+
+def test_a_broken_read_waits_twice_as_long_each_time_then_gives_the_file_up() -> None:
+    rereads = RereadPolicy()
+    assert [rereads.delay(n) for n in range(1, 6)] == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2])
+    assert rereads.delay(6) is None
+
+
+def test_the_reread_wait_stays_capped() -> None:
+    assert RereadPolicy(attempts=100, cap=5.0).delay(99) == 5.0

@@ -19,13 +19,14 @@ from ddb_restore.retry import RetryPolicy
 from ddb_restore.write.budget import WriteBudget
 from ddb_restore.write.clients import dynamodb_client
 from ddb_restore.write.writer import BatchWriter
+from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
 from support.sample import full_records, sample_items
 
 
 def no_sleep_policy(**kw: Any) -> RetryPolicy:
-    return RetryPolicy(base=0.0001, cap=0.001, **kw)
+    return RetryPolicy(base=0.0001, cap=0.001, clock=FakeClock(), **kw)
 
 
 @pytest.fixture
@@ -85,8 +86,8 @@ def test_server_errors_are_retried(proxy: FaultProxy, table: str) -> None:
 
 def test_throttling_longer_than_the_bound_fails_clearly(proxy: FaultProxy, table: str) -> None:
     proxy.throttle_probability(1.0)
-    clock = iter(range(0, 10_000, 5))
-    policy = RetryPolicy(base=1, cap=4, max_total=60, rand=lambda: 1.0, clock=lambda: next(clock), sleep=lambda s: None)
+    clock = FakeClock(0.0, tick=5.0, moves_on_sleep=False)
+    policy = RetryPolicy(base=1, cap=4, max_total=60, rand=lambda: 1.0, clock=clock)
     with pytest.raises(RetryBoundExceeded, match="ProvisionedThroughputExceededException"):
         write_all(proxy.endpoint, table, full_records(sample_items(5, large=False)), retry=policy)
     assert proxy.forwarded_items == 0
@@ -115,16 +116,10 @@ def test_refused_items_are_isolated_and_the_rest_written(dynalite: str, table: s
 
 
 def test_a_budget_holds_the_writer_to_its_rate(dynalite: str, table: str) -> None:
-    sleeps: list[float] = []
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    budget = WriteBudget(100, clock=lambda: now[0], sleep=sleep)
+    clock = FakeClock(0.0)
+    budget = WriteBudget(100, clock=clock)
     items = sample_items(300, large=False)
-    writer, _ = write_all(dynalite, table, full_records(items), budget=budget)
+    writer, _ = write_all(dynalite, table, full_records(items), budget=budget, retry=RetryPolicy(clock=FakeClock()))
     # 300 one-unit items at 100 units/s, the first 100 from the initial burst: 2 s of waiting.
     assert writer.counts.write_units == 300
-    assert sum(sleeps) == pytest.approx(2.0, abs=0.3)
+    assert sum(clock.sleeps) == pytest.approx(2.0, abs=0.3)

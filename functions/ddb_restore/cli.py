@@ -1,5 +1,8 @@
 """`ddb-restore`: the command line. Parses arguments, wires clients, prints; the work is in the modules.
 
+The CLI's composition root: `Wiring` (the clock, the client factories) and `_run` (the retry policy and the
+write budget) are the only places its defaults are chosen; `main` takes a `Wiring` so tests pass fakes.
+
 Exit status: 0 when every record was applied (or rejected within --max-rejects); 1 when the run wrote and
 then failed (a file failed, too many rejects); 2 when nothing was written (bad arguments, a failed check).
 """
@@ -11,15 +14,17 @@ import contextlib
 import json
 import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
 from .aws.follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
+from .clock import Clock, SystemClock
 from .errors import RestoreError
 from .export.manifest import Export, load_export
 from .export.series import order_series, revert_series
@@ -30,12 +35,27 @@ from .restore.rejects import RejectsFile
 from .restore.report import build_report
 from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
+from .write.budget import WriteBudget
 from .write.clients import dynamodb_client, s3_client
 from .write.heap import settle_heap
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["Wiring", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every command is built from: the clock all waits and deadlines read, and the client factories
+    (clients.py's, called with its arguments)."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    s3: Callable[..., S3Client] = s3_client
+    dynamodb: Callable[..., DynamoDBClient] = dynamodb_client
 
 
 def _positive(text: str) -> float:
@@ -138,26 +158,27 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
 
 
-def _load_exports(args: list[str]) -> list[Export]:
+def _load_exports(args: list[str], wired: Wiring) -> list[Export]:
     s3 = None
 
     def s3_factory() -> object:
         nonlocal s3
-        s3 = s3 or s3_client(pool=32)
+        s3 = s3 or wired.s3(pool=32)
         return s3
 
     return [load_export(folder) for arg in args for folder in locate_exports(arg, s3_factory)]
 
 
-def _run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
+def _run(args: argparse.Namespace, wired: Wiring) -> int:
+    clock = wired.clock
+    started = clock.monotonic()
     reverting = args.command == "revert"
-    loaded = _load_exports(args.exports)
+    loaded = _load_exports(args.exports, wired)
     if reverting:
         exports = revert_series(loaded, allow_gaps=args.allow_gaps)
     else:
         exports = order_series(loaded, allow_gaps=args.allow_gaps, from_incremental=args.from_incremental)
-    client = dynamodb_client(pool=max(10, args.workers + 2))
+    client = wired.dynamodb(pool=max(10, args.workers + 2))
     table = describe_target(client, args.table)
     plan = make_plan(exports, table, args.max_wcu)
     for line in plan.lines():
@@ -172,18 +193,19 @@ def _run(args: argparse.Namespace) -> int:
         print("dry run: nothing written")
         return EXIT_OK
 
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     rejects = RejectsFile(args.rejects or Path(f"rejects-{stamp}.jsonl"))
     settings = RunSettings(
+        clock=clock,
+        retry=RetryPolicy(clock=clock, max_total=args.retry_seconds),
+        budget=WriteBudget(args.max_wcu, clock=clock, start_full=False) if args.max_wcu else None,
         workers=args.workers,
-        max_wcu=args.max_wcu,
-        retry=RetryPolicy(max_total=args.retry_seconds),
         revert=reverting,
         skip_newer=args.skip_newer,
     )
     settle_heap()
     try:
-        with Progress(plan.items) as progress:
+        with Progress(plan.items, clock=clock) as progress:
             results = restore(exports, table, client, rejects, settings, progress)
     finally:
         rejects.close()
@@ -191,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
         table=table.name,
         exports=[e.url for e in exports],
         results=results,
-        duration_s=time.monotonic() - started,
+        duration_s=clock.monotonic() - started,
         rejects_file=str(rejects.path),
         max_rejects=args.max_rejects,
     )
@@ -240,7 +262,7 @@ def _finish(snap: Snapshot) -> int:
     return EXIT_FAILED
 
 
-def _start(args: argparse.Namespace) -> int:
+def _start(args: argparse.Namespace, wired: Wiring) -> int:
     import boto3  # only start and status need it: `run` goes without (clients.py says why)
 
     session = boto3.session.Session()
@@ -254,32 +276,33 @@ def _start(args: argparse.Namespace) -> int:
         "allowGaps": args.allow_gaps or None,
         "fromIncremental": args.from_incremental or None,
     }
-    s3 = s3_client(session)
+    s3 = wired.s3(session)
     exports = expand_exports(args.exports, s3)
-    arn = start_restore(sfn, outputs["ParentStateMachineArn"], exports, options)
+    arn = start_restore(sfn, outputs["ParentStateMachineArn"], exports, options, wired.clock)
     print(f"started {arn}", flush=True)
     if args.no_wait:
         return EXIT_OK
-    return _finish(follow(sfn, s3, arn, _show_snapshot, interval=args.poll_seconds))
+    return _finish(follow(sfn, s3, arn, _show_snapshot, clock=wired.clock, interval=args.poll_seconds))
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace, wired: Wiring) -> int:
     import boto3
 
     session = boto3.session.Session()
-    snap = snapshot(session.client("stepfunctions"), s3_client(session), args.execution_arn)
+    snap = snapshot(session.client("stepfunctions"), wired.s3(session), args.execution_arn)
     print(snap.line())
     return _finish(snap)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, wiring: Wiring | None = None) -> int:
     args = build_parser().parse_args(argv)
+    wired = wiring or Wiring()
     try:
         if args.command == "start":
-            return _start(args)
+            return _start(args, wired)
         if args.command == "status":
-            return _status(args)
-        return _run(args)  # run and revert
+            return _status(args, wired)
+        return _run(args, wired)  # run and revert
     except RestoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_NOT_STARTED

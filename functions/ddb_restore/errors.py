@@ -2,6 +2,8 @@
 
 Every error the tool reports to a user derives from `RestoreError`; the CLI prints `str(err)` as one line
 and exits non-zero, so messages name the file, line and reason themselves instead of relying on a traceback.
+Two exceptions stay private to their modules, signals that never leave them: export/sizes.py's `Invalid` (the
+walk's "not valid DynamoDB JSON", which records.py turns into a RecordError) and export/ion.py's `_Refused`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ __all__ = [
     "DataFileError",
     "RecordError",
     "RetryBoundExceeded",
+    "SeriesError",
+    "InputError",
+    "RestoreFailed",
 ]
 
 
@@ -78,3 +83,17 @@ class RecordError(ValueError):
 
 class RetryBoundExceeded(RestoreError):
     """Throttling or server errors lasted longer than the total retry time allowed for one batch."""
+
+
+class SeriesError(RestoreError):
+    """The exports do not form one unbroken series of one table."""
+
+
+class InputError(RestoreError):
+    """An execution's input asks for something the stack does not allow, or is malformed."""
+
+
+class RestoreFailed(RestoreError):
+    """The restore ended with failed files or too many rejects; the message says where the report is.
+
+    Its name is the error a failed parent execution shows (`RestoreFailed`): keep it."""

@@ -1,10 +1,13 @@
-"""Retry policy for BatchWriteItem: which failures to retry, how long to wait, when to give up.
+"""Retry policies: which failures to retry, how long to wait, when to give up. The loops live elsewhere.
 
-Policy only; the send loop lives in writer.py. Our loop owns every retry of BatchWriteItem (the DynamoDB
-client is built with botocore retries off, `total_max_attempts=1`): the report must count throttle retries, the
-wait must follow one backoff with full jitter, and the whole streak of failures must end at one total time
-bound in a clear error — botocore's own retries would hide the count and multiply the attempts.
-Waits use exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
+`RetryPolicy` is BatchWriteItem's (its send loop is in writer.py); `RereadPolicy` is the local runner's for
+a data file whose stream broke (restore/runner.py reads it again from its cursor).
+
+Our loop owns every retry of BatchWriteItem (the DynamoDB client is built with botocore retries off,
+`total_max_attempts=1`): the report must count throttle retries, the wait must follow one backoff with full jitter,
+and the whole streak of failures must end at one total time bound in a clear error — botocore's own retries would
+hide the count and multiply the attempts. Waits use exponential backoff with full jitter (delay = random × min(cap,
+base × 2^attempt)).
 
 The writers of one run share their policy, and with it a `FleetProgress`: a writer throttled while another
 one's writes get through is not facing an exhausted table but its share of a busy second, so its backoff
@@ -15,16 +18,24 @@ idle: bench/budget.py saw whole empty seconds and 0.87 of the capacity used, onc
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from .clock import Clock
 from .errors import RetryBoundExceeded
 
-__all__ = ["FleetProgress", "RetryPolicy", "RetryStreak", "THROTTLE_CODES", "SERVER_ERROR_CODES", "classify"]
+__all__ = [
+    "FleetProgress",
+    "RereadPolicy",
+    "RetryPolicy",
+    "RetryStreak",
+    "THROTTLE_CODES",
+    "SERVER_ERROR_CODES",
+    "classify",
+]
 
 THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
@@ -60,16 +71,17 @@ class FleetProgress:
         self.count += 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """How long to wait between attempts and the total time a batch may spend waiting without progress."""
+    """How long to wait between attempts and the total time a batch may spend waiting without progress.
 
+    `clock` has no default: the driver's composition root passes its one clock (tests a fake)."""
+
+    clock: Clock
     base: float = 0.05
     cap: float = 10.0
     max_total: float = 300.0
     rand: Callable[[], float] = field(default=random.random)
-    clock: Callable[[], float] = field(default=time.monotonic)
-    sleep: Callable[[float], None] = field(default=time.sleep)
     fleet: FleetProgress = field(default_factory=FleetProgress)  # shared by the writers sharing this policy
 
     def delay(self, attempt: int) -> float:
@@ -98,7 +110,7 @@ class RetryStreak:
 
     def wait(self, why: str) -> None:
         """Sleep before the next attempt, or raise RetryBoundExceeded when the bound would be passed."""
-        now = self.policy.clock()
+        now = self.policy.clock.monotonic()
         if self.started is None:
             self.started = now
         if self.policy.fleet.count != self.fleet_seen:
@@ -111,4 +123,22 @@ class RetryStreak:
                 f"(limit {self.policy.max_total:.0f} s; last failure: {why})"
             )
         self.attempt += 1
-        self.policy.sleep(delay)
+        self.policy.clock.sleep(delay)
+
+
+@dataclass(frozen=True)
+class RereadPolicy:
+    """A data file whose stream broke (connection reset, timeout, S3 retries used up) is read again from its
+    cursor, after exponential waits of `base` × 2^failure (0.2, 0.4, 0.8, 1.6, 3.2 s) capped at `cap`, at most
+    `attempts` times for one file; then the file fails and the report says how far it got. Not jittered: botocore's
+    standard retries already spread the GetObject calls themselves."""
+
+    attempts: int = 5
+    base: float = 0.1
+    cap: float = 5.0
+
+    def delay(self, failures: int) -> float | None:
+        """The wait before reading again after the file's `failures`-th break, or None: give the file up."""
+        if failures > self.attempts:
+            return None
+        return min(self.cap, self.base * 2.0 ** min(failures, 32))

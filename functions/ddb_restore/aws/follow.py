@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import Clock
 from ..errors import ExportLocationError, RestoreError
 from ..export.storage import MANIFEST_NAMES, locate_exports
 from .runstore import RunStore
@@ -54,15 +55,16 @@ def expand_exports(exports: list[str], s3: Any) -> list[str]:
     return expanded
 
 
-def start_restore(sfn: Any, state_machine_arn: str, exports: list[str], options: dict[str, Any]) -> str:
-    """Start the parent state machine; return the execution ARN."""
+def start_restore(sfn: Any, state_machine_arn: str, exports: list[str], options: dict[str, Any], clock: Clock) -> str:
+    """Start the parent state machine; return the execution ARN (the execution is named after `clock`'s time)."""
     keys = [manifest_key(e) for e in exports]
     buckets = {b for b, _ in keys}
     if len(buckets) != 1:
         raise ExportLocationError("all exports of one restore must be in the same bucket")
     payload: dict[str, Any] = {"bucket": buckets.pop(), "manifestKeys": [k for _, k in keys]}
     payload.update({k: v for k, v in options.items() if v is not None})
-    name = "restore-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{int(time.time() * 1000) % 1000:03d}"
+    now = clock.time()
+    name = "restore-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
     return str(
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))["executionArn"]
     )
@@ -133,14 +135,14 @@ def follow(
     arn: str,
     show: Callable[[Snapshot], None],
     *,
+    clock: Clock,
     interval: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot:
     """Poll until the execution ends, showing each snapshot; return the last one."""
     snap = snapshot(sfn, s3, arn)
     show(snap)
     while snap.status == "RUNNING":
-        sleep(interval)
+        clock.sleep(interval)
         snap = snapshot(sfn, s3, arn, snap)
         show(snap)
     return snap

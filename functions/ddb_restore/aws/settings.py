@@ -10,13 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import RestoreError
+from ..errors import InputError
 
-__all__ = ["StackSettings", "InputError"]
-
-
-class InputError(RestoreError):
-    """An execution's input asks for something the stack does not allow, or is malformed."""
+__all__ = ["StackSettings"]
 
 
 @dataclass(frozen=True)

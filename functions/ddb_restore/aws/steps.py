@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import DataFileError, RestoreError, RetryBoundExceeded
+from ..clock import Clock
+from ..errors import DataFileError, InputError, RestoreFailed, RetryBoundExceeded
 from ..export.manifest import DataFile, load_export
 from ..export.records import make_parser
 from ..export.series import order_series
@@ -39,23 +39,20 @@ from ..retry import RetryPolicy
 from ..write.budget import WriteBudget
 from ..write.writer import BatchWriter, WriteCounts
 from .runstore import RunStore
-from .settings import InputError, StackSettings
+from .settings import StackSettings
+from .state import ChunkState, ExportEntry, ExportStep, FileEntry, PlanEvent, PlanResult, Run, Summary, SupersededResult
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["plan_execution", "find_export_superseded", "write_file_chunk", "summarize", "RestoreFailed"]
+__all__ = ["plan_execution", "find_export_superseded", "write_file_chunk", "summarize"]
 
 # A file whose chunks give up on throttling this many times in a row without any progress is failed.
 MAX_STALLS = 3
 
 
-class RestoreFailed(RestoreError):
-    """The restore ended with failed files or too many rejects; the message says where the report is."""
-
-
-def _manifest_keys(event: dict[str, Any]) -> list[str]:
+def _manifest_keys(event: PlanEvent) -> list[str]:
     keys = event.get("manifestKeys") or ([event["manifestKey"]] if event.get("manifestKey") else [])
     if not keys or not all(isinstance(k, str) and k for k in keys):
         raise InputError('the input needs "manifestKey" (a string) or "manifestKeys" (a list of strings)')
@@ -69,7 +66,7 @@ def _export_prefix(manifest_key: str) -> str:
     return manifest_key[: -len(name)]
 
 
-def _positive(event: dict[str, Any], name: str, default: float | None) -> float | None:
+def _positive(event: PlanEvent, name: str, default: float | None) -> float | None:
     value = event.get(name, default)
     if value is None:
         return None
@@ -79,15 +76,15 @@ def _positive(event: dict[str, Any], name: str, default: float | None) -> float 
 
 
 def plan_execution(
-    event: dict[str, Any], settings: StackSettings, s3: S3Client, dynamodb: DynamoDBClient
-) -> dict[str, Any]:
+    event: PlanEvent, settings: StackSettings, s3: S3Client, dynamodb: DynamoDBClient, *, clock: Clock
+) -> PlanResult:
     """Check the export(s) and the table; write the file lists; return the run's state for the parent."""
     bucket = settings.check_bucket(event.get("bucket") or settings.export_bucket)
     table_name = event.get("table") or (None if settings.target_table.endswith("*") else settings.target_table)
     if not table_name:
         raise InputError(f'the input needs "table": the stack writes tables named {settings.target_table!r}')
     settings.check_table(table_name)
-    run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(event.get("executionName") or f"run-{int(time.time())}"))
+    run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(event.get("executionName") or f"run-{int(clock.time())}"))
     max_wcu = _positive(event, "maxWcu", settings.max_wcu)
     concurrency = int(_positive(event, "maxConcurrency", settings.max_concurrency) or 1)
     max_rejects = int(event.get("maxRejects", settings.max_rejects))
@@ -99,9 +96,9 @@ def plan_execution(
     table = describe_target(dynamodb, table_name)
     plan = make_plan(exports, table, max_wcu)
     store = RunStore(s3, settings.run_bucket, run_id)
-    described = []
+    described: list[ExportEntry] = []
     for index, export in enumerate(exports):
-        files = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
+        files: list[FileEntry] = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
         store.put_json(store.files_key(index), files)
         assert isinstance(export.folder, S3Folder)
         described.append(
@@ -131,7 +128,7 @@ def plan_execution(
             "fileWcu": max_wcu / max(1, min(concurrency, busiest)) if max_wcu else None,
             "maxConcurrency": concurrency,
             "maxRejects": max_rejects,
-            "startedAt": time.time(),
+            "startedAt": clock.time(),
             "exportCount": len(exports),
             "exports": described,
         },
@@ -140,7 +137,7 @@ def plan_execution(
     }
 
 
-def find_export_superseded(event: dict[str, Any], settings: StackSettings, s3: S3Client) -> dict[str, Any]:
+def find_export_superseded(event: ExportStep, settings: StackSettings, s3: S3Client) -> SupersededResult:
     """The superseded-record table of the run's current export (`event`: the parent's `run` and `current`),
     written to the run bucket. Returns the export's entry naming it (`supersededKey`, None when every key of
     the export occurs once) and how many keys it holds."""
@@ -157,17 +154,19 @@ def find_export_superseded(event: dict[str, Any], settings: StackSettings, s3: S
     return {"current": {**export, "supersededKey": key}, "keys": len(winners)}
 
 
-def _file_url(run: dict[str, Any], export: dict[str, Any], name: str) -> str:
+def _file_url(run: Run, export: ExportEntry, name: str) -> str:
     return f"s3://{run['exportBucket']}/{export['prefix']}{name}"
 
 
 def write_file_chunk(
-    event: dict[str, Any],
+    event: ChunkState,
     settings: StackSettings,
     s3: S3Client,
     dynamodb: DynamoDBClient,
     remaining_ms: Callable[[], int],
-) -> dict[str, Any]:
+    *,
+    clock: Clock,
+) -> ChunkState:
     """Write one chunk of one file; return the child's next state: cursor, counts, done, status."""
     run, export, file = event["run"], event["export"], event["file"]
     settings.check_bucket(run["exportBucket"])
@@ -177,11 +176,19 @@ def write_file_chunk(
     counts = WriteCounts(**(event.get("counts") or {}))
     url = _file_url(run, export, file["name"])
     done_key = store.done_key(run.get("tableIdentity") or table, export["exportId"], file["name"])
-    state = {**event, "done": False, "status": "running", "error": None}
+    state: ChunkState = {**event, "done": False, "status": "running", "error": None}
 
     if cursor == 0 and store.get_json(done_key) is not None:
         # Applied to this table by an earlier run: nothing to write (its counts are in that run's report).
-        state.update(done=True, status="done", alreadyDone=True, counts=counts.as_dict(), chunkCounts=counts.as_dict())
+        state.update(
+            {
+                "done": True,
+                "status": "done",
+                "alreadyDone": True,
+                "counts": counts.as_dict(),
+                "chunkCounts": counts.as_dict(),
+            }
+        )
         _record_result(store, export, url, file, state, cursor, counts)
         return state
 
@@ -195,9 +202,9 @@ def write_file_chunk(
             table,
             key_names,
             reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
-            budget=WriteBudget(run["fileWcu"], start_full=False) if run.get("fileWcu") else None,
+            budget=WriteBudget(file_wcu, clock=clock, start_full=False) if (file_wcu := run.get("fileWcu")) else None,
             # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
-            retry=RetryPolicy(max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
+            retry=RetryPolicy(clock=clock, max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )
 
         def should_stop(lines: int) -> bool:
@@ -215,24 +222,26 @@ def write_file_chunk(
                 should_stop,
                 winners,
             )
-            state.update(cursor=chunk.line, done=chunk.done, status="done" if chunk.done else "running", stalls=0)
+            state.update(
+                {"cursor": chunk.line, "done": chunk.done, "status": "done" if chunk.done else "running", "stalls": 0}
+            )
         except (RetryBoundExceeded, DataFileError) as err:
             new_cursor = err.cursor if err.cursor is not None else cursor
             transient = isinstance(err, RetryBoundExceeded) or getattr(err, "transient", False)
             stalls = int(event.get("stalls") or 0) + 1 if new_cursor == cursor else 0
             reason = err.reason if isinstance(err, DataFileError) else str(err)
-            state.update(cursor=new_cursor, stalls=stalls, error=f"after line {new_cursor}: {reason}")
+            state.update({"cursor": new_cursor, "stalls": stalls, "error": f"after line {new_cursor}: {reason}"})
             if not transient or stalls >= MAX_STALLS:
-                state.update(done=True, status="failed")
+                state.update({"done": True, "status": "failed"})
         rejects.close()
         if rejects.count:
             s3.upload_file(str(rejects.path), run["runBucket"], store.rejects_key(file["name"], cursor))
     counts.add(writer.counts)
     state["counts"] = counts.as_dict()
     state["chunkCounts"] = writer.counts.as_dict()
-    if state["done"]:
+    if state.get("done"):
         _record_result(store, export, url, file, state, state["cursor"], counts)
-        if state["status"] == "done":
+        if state.get("status") == "done":
             store.put_json(done_key, {"runId": run["runId"], "file": url, **counts.as_dict()})
     return state
 
@@ -250,10 +259,10 @@ def _winners(store: RunStore, key: str | None) -> Winners:
 
 def _record_result(
     store: RunStore,
-    export: dict[str, Any],
+    export: ExportEntry,
     url: str,
-    file: dict[str, Any],
-    state: dict[str, Any],
+    file: FileEntry,
+    state: ChunkState,
     line: int,
     counts: WriteCounts,
 ) -> None:
@@ -261,9 +270,9 @@ def _record_result(
         export=url[: -len(file["name"])],
         file=url,
         item_count=int(file["itemCount"]),
-        status=state["status"],
+        status=state.get("status", "running"),
         line=line,
-        error=state.get("error") if state["status"] != "done" else None,
+        error=state.get("error") if state.get("status") != "done" else None,
         counts=counts,
     )
     store.put_json(
@@ -272,13 +281,15 @@ def _record_result(
     )
 
 
-def summarize(event: dict[str, Any], s3: S3Client, notify: Callable[[str, str], None] | None = None) -> dict[str, Any]:
+def summarize(
+    event: ExportStep, s3: S3Client, notify: Callable[[str, str], None] | None = None, *, clock: Clock
+) -> Summary:
     """After export `current.index`: go on to the next export, or write the report and end the run."""
     run, current = event["run"], event["current"]
     store = RunStore(s3, run["runBucket"], run["runId"])
     results: list[FileResult] = []
     for described in run["exports"][: current["index"] + 1]:
-        listed = store.get_json(described["filesKey"]) or []
+        listed: list[FileEntry] = store.get_json(described["filesKey"]) or []
         found = {r["file"]: FileResult.from_dict(r) for r in store.results(described["index"])}
         for file in listed:
             url = _file_url(run, described, file["name"])
@@ -312,7 +323,7 @@ def summarize(event: dict[str, Any], s3: S3Client, notify: Callable[[str, str], 
         table=run["table"],
         exports=[f"s3://{run['exportBucket']}/{e['prefix']}" for e in run["exports"]],
         results=results,
-        duration_s=time.time() - float(run["startedAt"]),
+        duration_s=clock.time() - float(run["startedAt"]),
         rejects_file=f"s3://{run['runBucket']}/{store.key('rejects/')}",
         max_rejects=int(run["maxRejects"]),
     )

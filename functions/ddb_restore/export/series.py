@@ -15,17 +15,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import RestoreError
+from ..errors import SeriesError
 from .manifest import Export
 
-__all__ = ["SeriesError", "order_series", "overlaps", "revert_series"]
+__all__ = ["order_series", "overlaps", "revert_series"]
 
 # AWS exports incremental windows of 15 minutes to 24 hours.
 MIN_INCREMENTAL_WINDOW = timedelta(minutes=15)
-
-
-class SeriesError(RestoreError):
-    """The exports do not form one unbroken series of one table."""
 
 
 def _time(value: Any) -> datetime | None:

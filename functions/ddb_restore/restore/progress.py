@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from typing import TextIO
+
+from ..clock import Clock
 
 __all__ = ["Progress"]
 
@@ -13,7 +14,7 @@ __all__ = ["Progress"]
 class Progress:
     """Thread-safe counters fed by every writer, shown by one background thread."""
 
-    def __init__(self, total: int, *, stream: TextIO = sys.stderr, interval: float = 10.0) -> None:
+    def __init__(self, total: int, *, clock: Clock, stream: TextIO = sys.stderr, interval: float = 10.0) -> None:
         self.total = total
         self.items = 0
         self.units = 0
@@ -21,7 +22,8 @@ class Progress:
         self._stream = stream
         self._interval = interval
         self._stop = threading.Event()
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock.monotonic()
         self._thread: threading.Thread | None = None
 
     def __call__(self, items: int, units: int) -> None:
@@ -40,7 +42,7 @@ class Progress:
             self._thread.join()
 
     def _line(self) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        elapsed = max(self._clock.monotonic() - self._started, 1e-6)
         rate = self.units / elapsed
         done = self.items / self.total if self.total else 1.0
         eta = elapsed * (1 - done) / done if done > 0 else 0.0
@@ -53,7 +55,7 @@ class Progress:
             with tqdm(total=self.total, unit="rec", file=self._stream, dynamic_ncols=True) as bar:
                 while not self._stop.wait(0.5):
                     bar.update(self.items - bar.n)
-                    bar.set_postfix_str(f"{self.units / max(time.monotonic() - self._started, 1e-6):,.0f} WCU/s")
+                    bar.set_postfix_str(f"{self.units / max(self._clock.monotonic() - self._started, 1e-6):,.0f} WCU/s")
                 bar.update(self.items - bar.n)
             return
         while not self._stop.wait(self._interval):

@@ -8,16 +8,16 @@ reported as skipped) — the report says how far each file got, and a second run
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..clock import Clock
 from ..errors import DataFileError, RestoreError
 from ..export.manifest import DataFile, Export
 from ..export.supersede import Winners, find_superseded
-from ..retry import RetryPolicy
+from ..retry import RereadPolicy, RetryPolicy
 from ..write.budget import WriteBudget
 from ..write.writer import BatchWriter
 from .chunk import write_chunk
@@ -31,26 +31,28 @@ if TYPE_CHECKING:
 
 __all__ = ["RunSettings", "restore"]
 
-# A network failure while streaming a data file is retried from the cursor this many times.
-TRANSIENT_READ_ATTEMPTS = 5
 
-
-@dataclass
+@dataclass(kw_only=True)
 class RunSettings:
+    """A local run's options, and what the CLI's composition root built for it: the clock every wait and
+    deadline reads, the writers' retry policy and the run's one write budget (shared by every writer)."""
+
+    clock: Clock
+    retry: RetryPolicy
+    budget: WriteBudget | None = None  # None: as fast as the table allows
+    rereads: RereadPolicy = field(default_factory=RereadPolicy)  # a data file whose stream broke
     workers: int = 4
-    max_wcu: float | None = None
-    retry: RetryPolicy | None = None
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
     revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
     skip_newer: str | None = None  # conditional writes: keep items whose numeric attribute is newer
 
 
-def _deadline(seconds: float | None) -> Callable[[int], bool]:
+def _deadline(seconds: float | None, clock: Clock) -> Callable[[int], bool]:
     """A chunk's stop condition: never, or once `seconds` have passed."""
     if seconds is None:
         return lambda lines: False
-    deadline = time.monotonic() + seconds
-    return lambda lines: time.monotonic() > deadline
+    deadline = clock.monotonic() + seconds
+    return lambda lines: clock.monotonic() > deadline
 
 
 def _restore_file(
@@ -61,7 +63,6 @@ def _restore_file(
     client: DynamoDBClient,
     table: TargetTable,
     settings: RunSettings,
-    budget: WriteBudget | None,
     rejects: RejectsFile,
     progress: Callable[[int, int], None],
     winners: Winners,
@@ -72,7 +73,7 @@ def _restore_file(
         table.name,
         table.key_names,
         reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
-        budget=budget,
+        budget=settings.budget,
         retry=settings.retry,
         progress=progress,
         skip_newer=settings.skip_newer,
@@ -87,15 +88,17 @@ def _restore_file(
                 parser,
                 writer,
                 result.line,
-                should_stop=_deadline(settings.chunk_seconds),
+                should_stop=_deadline(settings.chunk_seconds, settings.clock),
                 winners=winners,
             )
         except DataFileError as err:
             result.line = err.cursor if err.cursor is not None else result.line
-            if err.transient and transient_failures < TRANSIENT_READ_ATTEMPTS:
+            if err.transient:
                 transient_failures += 1
-                time.sleep(min(2.0**transient_failures / 10, 5.0))
-                continue
+                wait = settings.rereads.delay(transient_failures)
+                if wait is not None:
+                    settings.clock.sleep(wait)
+                    continue
             result.status, result.error = (
                 "failed",
                 err.reason if err.line is None else f"line {err.line}: {err.reason}",
@@ -122,7 +125,6 @@ def restore(
     progress: Progress | None = None,
 ) -> list[FileResult]:
     """Apply `exports` in order to `table`. Returns one result per data file; never raises for a file's failure."""
-    budget = WriteBudget(settings.max_wcu, start_full=False) if settings.max_wcu else None
     results: list[list[FileResult]] = [
         [FileResult(e.url, e.folder.url(f.name), f.item_count) for f in e.files] for e in exports
     ]
@@ -147,7 +149,6 @@ def restore(
                     client=client,
                     table=table,
                     settings=settings,
-                    budget=budget,
                     rejects=rejects,
                     progress=report_progress,
                     winners=winners,

@@ -9,8 +9,8 @@ may still go: the bucket goes into debt and the next callers wait it off, instea
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+
+from ..clock import Clock
 
 __all__ = ["WriteBudget"]
 
@@ -18,30 +18,22 @@ __all__ = ["WriteBudget"]
 class WriteBudget:
     """At most `rate` write units per second on average, with bursts of up to `burst_seconds` × rate.
 
-    `start_full=False` starts with no tokens, for a run that must not exceed its budget in its first second."""
+    `start_full=False` starts with no tokens, for a run that must not exceed its budget in its first second.
+    `clock` (monotonic time, sleep) comes from the driver's composition root."""
 
-    def __init__(
-        self,
-        rate: float,
-        *,
-        burst_seconds: float = 1.0,
-        start_full: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, rate: float, *, clock: Clock, burst_seconds: float = 1.0, start_full: bool = True) -> None:
         if rate <= 0:
             raise ValueError("a write budget must be positive")
         self.rate = float(rate)
         self.capacity = self.rate * burst_seconds
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         # A run starts empty: a full bucket would let the first second spend two seconds' worth.
         self._tokens = self.capacity if start_full else 0.0
-        self._stamp = clock()
+        self._stamp = clock.monotonic()
 
     def _refill(self) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
@@ -52,7 +44,7 @@ class WriteBudget:
             self._tokens -= units
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait > 0:
-            self._sleep(wait)
+            self._clock.sleep(wait)
         return wait
 
     def refund(self, units: int) -> None:

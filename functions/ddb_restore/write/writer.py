@@ -84,7 +84,7 @@ class BatchWriter:
         *,
         reject: RejectFn,
         budget: WriteBudget | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy,  # built by the driver's composition root, with its clock
         progress: ProgressFn | None = None,
         skip_newer: str | None = None,
     ) -> None:
@@ -93,7 +93,7 @@ class BatchWriter:
         self.key_names = key_names
         self.reject = reject
         self.budget = budget
-        self.retry = retry or RetryPolicy()
+        self.retry = retry
         self.progress = progress
         self.skip_newer = skip_newer  # a numeric attribute: keep the table's item when its value is larger
         self.counts = WriteCounts()

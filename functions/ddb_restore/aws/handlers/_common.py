@@ -1,4 +1,7 @@
-"""What the handlers share: Powertools objects and clients built once per Lambda container."""
+"""What the handlers share: Powertools objects, the clock and clients built once per Lambda container.
+
+The Lambda side's composition root, with steps.py (which builds each chunk's retry policy and write budget
+from the run's state and this clock): the steps take all of it as arguments and default nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from ...clock import SystemClock
 from ...write.clients import dynamodb_client, s3_client
 from ..settings import StackSettings
 
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
 logger = Logger(service="ddb-restore")
 metrics = Metrics(namespace="DdbRestore", service="ddb-restore")
 tracer = Tracer(service="ddb-restore")
+clock = SystemClock()
 
 
 def settings() -> StackSettings:

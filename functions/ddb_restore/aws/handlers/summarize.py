@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..state import ExportStep, Summary
 from ..steps import summarize
-from ._common import logger, s3, settings, tracer
+from ._common import clock, logger, s3, settings, tracer
 
 
 def _notify(subject: str, message: str) -> None:
@@ -19,7 +18,7 @@ def _notify(subject: str, message: str) -> None:
 
 @logger.inject_lambda_context(clear_state=True, correlation_id_path="run.runId")
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = summarize(event, s3(), _notify)
+def handler(event: ExportStep, context: LambdaContext) -> Summary:
+    result = summarize(event, s3(), _notify, clock=clock)
     logger.info("summary", extra=result)
     return result

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ..state import ExportStep, SupersededResult
 from ..steps import find_export_superseded
 from ._common import logger, s3, settings, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: ExportStep, context: LambdaContext) -> SupersededResult:
     result = find_export_superseded(event, settings(), s3())
     logger.info("superseded", extra={"export": event["current"].get("exportId"), "keys": result["keys"]})
     return result

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ...write.heap import settle_heap
+from ..state import ChunkState
 from ..steps import write_file_chunk
-from ._common import dynamodb, logger, metrics, s3, settings, tracer
+from ._common import clock, dynamodb, logger, metrics, s3, settings, tracer
 
 _METRICS = {
     "items_put": "ItemsPut",
@@ -24,11 +23,13 @@ _METRICS = {
 @logger.inject_lambda_context(clear_state=True, correlation_id_path="run.runId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: ChunkState, context: LambdaContext) -> ChunkState:
     logger.append_keys(file=event["file"]["name"], cursor=event.get("cursor", 0))
     storage, table_client = s3(), dynamodb()
     settle_heap()  # heap.py: the clients and imports frozen out of the collector's walks
-    state = write_file_chunk(event, settings(), storage, table_client, context.get_remaining_time_in_millis)
+    state = write_file_chunk(
+        event, settings(), storage, table_client, context.get_remaining_time_in_millis, clock=clock
+    )
     for field, name in _METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
     if state["done"]:

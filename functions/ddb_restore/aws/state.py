@@ -1,0 +1,132 @@
+"""The state the state machines carry between steps, as TypedDicts: what steps.py reads and writes, checked by mypy.
+
+Keys are camelCase because the ASL (statemachine/*.asl.json) names them in its paths: `$.run.runBucket`,
+`$.current.filesKey`, `$.current.incremental`, `$.run.maxConcurrency`, `$.step.next`, the child's `$.status`
+and `$.done`. Renaming a key here means changing the ASL with it.
+
+How they flow: the parent's input (`ExecutionInput`) goes to the plan step as `PlanEvent`; the plan returns the
+`Run` and its first export (`current`, an `ExportEntry`); the Map gives each child a `ChunkState` per
+`FileEntry` of the export's file list; each chunk returns the next `ChunkState`; the summary step returns a
+`Summary` (next export, or the end of the run). tests/test_state_keys.py checks the ASL's paths against these
+keys at run time, so this module evaluates its annotations (no `from __future__ import annotations`, with
+which `NotRequired` cannot be seen at run time).
+"""
+
+from typing import NotRequired, TypedDict
+
+__all__ = [
+    "ExecutionInput",
+    "PlanEvent",
+    "PlanResult",
+    "Run",
+    "ExportEntry",
+    "FileEntry",
+    "ExportStep",
+    "SupersededResult",
+    "ChunkState",
+    "Summary",
+]
+
+
+class ExecutionInput(TypedDict, total=False):
+    """The parent execution's input, as a user (console, CLI `start`, EventBridge) gives it; checked by the plan."""
+
+    manifestKey: str
+    manifestKeys: list[str]
+    bucket: str
+    table: str
+    maxWcu: float
+    maxConcurrency: int
+    maxRejects: int
+    allowGaps: bool
+    fromIncremental: bool
+
+
+class PlanEvent(ExecutionInput, total=False):
+    """The plan step's event: the input, and the execution's name, which names the run."""
+
+    executionName: str
+
+
+class ExportEntry(TypedDict):
+    """One export of the run, in the order they are applied (`$.current` in the parent)."""
+
+    index: int
+    prefix: str
+    exportId: str
+    incremental: bool
+    format: str  # DYNAMODB_JSON or ION
+    filesKey: str  # the file list in the run bucket: the Map's ItemReader reads it
+    supersededKey: str | None  # the latest-record-wins table in the run bucket, when the export needs one
+    files: int
+    items: int
+
+
+class Run(TypedDict):
+    """What every step of one run is told (`$.run`), fixed by the plan."""
+
+    runId: str
+    runBucket: str
+    exportBucket: str
+    table: str
+    tableIdentity: str
+    keyNames: list[str]
+    maxWcu: float | None
+    fileWcu: float | None  # each child's share of maxWcu
+    maxConcurrency: int
+    maxRejects: int
+    startedAt: float  # epoch seconds
+    exportCount: int
+    exports: list[ExportEntry]
+
+
+class PlanResult(TypedDict):
+    run: Run
+    current: ExportEntry
+    plan: list[str]  # the plan's lines, logged (the ASL keeps only run and current)
+
+
+class ExportStep(TypedDict):
+    """The event of the steps that work on the current export: supersede and summarize."""
+
+    run: Run
+    current: ExportEntry
+
+
+class SupersededResult(TypedDict):
+    current: ExportEntry  # with supersededKey set
+    keys: int
+
+
+class FileEntry(TypedDict):
+    """One line of an export's file list in the run bucket: one item of the Distributed Map."""
+
+    name: str
+    itemCount: int
+    md5: str
+
+
+class ChunkState(TypedDict):
+    """The child execution's state: the Map's item (run, export, file, cursor 0), then each chunk's result."""
+
+    run: Run
+    export: ExportEntry
+    file: FileEntry
+    cursor: int  # lines of the file applied or rejected so far
+    counts: NotRequired[dict[str, int]]  # the file's WriteCounts so far
+    chunkCounts: NotRequired[dict[str, int]]  # this chunk's alone (the handler's metrics)
+    done: NotRequired[bool]
+    status: NotRequired[str]  # running, done or failed: the child's Choice reads it
+    error: NotRequired[str | None]
+    stalls: NotRequired[int]  # chunks in a row that gave up without moving the cursor
+    alreadyDone: NotRequired[bool]  # applied to this table by an earlier run: skipped
+
+
+class Summary(TypedDict):
+    """The summary step's result (`$.step` in the parent)."""
+
+    next: bool
+    current: ExportEntry
+    status: str
+    report: str | None  # the report's s3:// URL, at the end of the run
+    summary: str | None

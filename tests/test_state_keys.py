@@ -1,0 +1,80 @@
+"""The keys the ASL reads are the keys aws/state.py types: a rename on one side only fails here, not in AWS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ddb_restore.aws import state
+
+ASL = Path(__file__).resolve().parent.parent / "statemachine"
+PARENT = json.loads((ASL / "parent.asl.json").read_text())
+CHILD = json.loads((ASL / "child.asl.json").read_text())
+# What each Lambda step returns (its `$.Payload`).
+RESULTS = {
+    "${PlanFunctionArn}": state.PlanResult,
+    "${SupersedeFunctionArn}": state.SupersededResult,
+    "${SummarizeFunctionArn}": state.Summary,
+}
+
+
+def keys(typed: Any) -> set[str]:
+    return set(typed.__required_keys__ | typed.__optional_keys__)
+
+
+def paths(node: Any) -> Iterator[str]:
+    """Every JSONPath (`$.a.b`) in a piece of ASL."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from paths(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from paths(value)
+    elif isinstance(node, str) and node.startswith("$."):
+        yield node
+
+
+def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, body in definition["States"].items():
+        yield name, body
+        if "ItemProcessor" in body:
+            yield from states(body["ItemProcessor"])
+
+
+def test_what_the_parent_reads_of_the_run_the_export_and_the_summary_is_typed() -> None:
+    typed = {"run": state.Run, "current": state.ExportEntry, "step": state.Summary}
+    seen = set()
+    for _, body in states(PARENT):
+        for path in paths(body):
+            first, *rest = path[2:].split(".")
+            if first in typed and rest:
+                assert rest[0] in keys(typed[first]), path
+                seen.add(first)
+    assert seen == set(typed)
+
+
+def test_what_the_parent_selects_from_each_step_is_what_the_step_returns() -> None:
+    selected = 0
+    for _, body in states(PARENT):
+        if body.get("Resource") != "arn:aws:states:::lambda:invoke":
+            continue
+        result = RESULTS[body["Parameters"]["FunctionName"]]
+        for path in paths(body.get("ResultSelector", {})):
+            first, name = path[2:].split(".")
+            assert (first, name in keys(result)) == ("Payload", True), path
+            selected += 1
+    assert selected == 8
+
+
+def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:
+    apply = PARENT["States"]["ApplyExport"]
+    given = {k.removesuffix(".$") for k in apply["ItemSelector"]}
+    assert given == {"run", "export", "file", "cursor"} == set(state.ChunkState.__required_keys__)
+    outputs = {p for p in paths(apply["ItemProcessor"]) if p.startswith("$.Output.")}
+    assert outputs == {"$.Output.file.name", "$.Output.status", "$.Output.cursor"}
+    assert "name" in keys(state.FileEntry)
+    # The writer's own state, less `$.Payload` (the Lambda's reply, which is the state).
+    read = {p[2:].split(".")[0] for _, body in states(CHILD) for p in paths(body) if p != "$.Payload"}
+    assert read == {"status", "done", "error"} and read <= keys(state.ChunkState)
