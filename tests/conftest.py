@@ -1,6 +1,8 @@
 """Fixtures shared by the test tiers: fake AWS credentials, moto, a real dynalite server, tables, exports.
 
-`tests/` is on sys.path (pytest's rootdir-relative import), so helpers import as `support.*`.
+`tests/` is on sys.path (pytest's `pythonpath`), so helpers import as `support.*`; tests import nothing from here
+or from each other. The tiers are folders, marked by folder: `unit/` (no server), `functional/` (moto, dynalite),
+`e2e/` (the CLI, the state machines, the demo): `pytest -m unit` runs one tier.
 """
 
 from __future__ import annotations
@@ -8,16 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from support.dynalite import Dynalite
-from support.sample import create_sample_table
-
-KEYS = ("pk", "sk")
 
 
 @pytest.fixture(autouse=True)
@@ -41,11 +38,6 @@ def moto() -> Iterator[None]:
         yield
 
 
-def create_table(client: Any, name: str = "Target", **extra: Any) -> str:
-    """The usual target: pk (S) + sk (N), on demand; `extra` adds GSIs or attribute definitions."""
-    return create_sample_table(client, name, **extra)
-
-
 @pytest.fixture(scope="session")
 def dynalite_server() -> Iterator[Dynalite]:
     with Dynalite() as server:
@@ -59,5 +51,9 @@ def dynalite(dynalite_server: Dynalite, monkeypatch: pytest.MonkeyPatch) -> str:
     return dynalite_server.endpoint
 
 
-def dynamodb(endpoint: str | None = None) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the folder it is in."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in ("unit", "functional", "e2e"):
+            item.add_marker(getattr(pytest.mark, tier))

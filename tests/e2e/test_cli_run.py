@@ -18,12 +18,12 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
-from exports import data_files, rewrite_manifest
 from support.compare import diff_tables, scan_items
+from support.exports import data_files, rewrite_manifest
 from support.faultproxy import FaultProxy
 from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
+from support.tables import KEYS, create_table, dynamodb
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import KEYS, create_table
 from ddb_restore.errors import DataFileError
 from ddb_restore.export.manifest import load_export
 from ddb_restore.export.records import RecordParser
@@ -20,6 +19,7 @@ from support.botocore_faults import PASS, THROTTLE, BatchWriteFaults
 from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.sample import full_records, sample_items, write_export
+from support.tables import KEYS, create_table
 
 
 def stop_after(checks: int):

@@ -16,12 +16,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create_table
 from ddb_restore.export.records import RecordParser
 from ddb_restore.write import batchcall
 from ddb_restore.write.batchcall import BatchWriteCall
 from ddb_restore.write.clients import dynamodb_client
 from support.botocore_faults import PASS, THROTTLE, UNPROCESSED, BatchWriteFaults
+from support.tables import create_table
 
 KEYS = ("pk", "sk")
 PARSER = RecordParser(incremental=False, key_names=KEYS)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KEYS, create_table, dynamodb
 from ddb_restore.cli import main
 from support.compare import diff_tables, scan_items
+from support.history import TIMES, History
 from support.sample import full_records, sample_items, write_export
-from test_series import TIMES, History
+from support.tables import KEYS, create_table, dynamodb
 
 
 def restore(capsys: pytest.CaptureFixture[str], exports: list[Path]) -> list[dict]:

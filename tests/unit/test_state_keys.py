@@ -9,7 +9,7 @@ from typing import Any
 
 from ddb_restore.aws import state
 
-ASL = Path(__file__).resolve().parent.parent / "statemachine"
+ASL = Path(__file__).resolve().parents[2] / "statemachine"
 PARENT = json.loads((ASL / "parent.asl.json").read_text())
 CHILD = json.loads((ASL / "child.asl.json").read_text())
 # What each Lambda step returns (its `$.Payload`).

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from conftest import KEYS, create_table, dynamodb
 from ddb_restore.errors import RetryBoundExceeded
 from ddb_restore.export.records import RecordParser
 from ddb_restore.retry import RetryPolicy
@@ -23,6 +22,7 @@ from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.faultproxy import FaultProxy
 from support.sample import full_records, sample_items
+from support.tables import KEYS, create_table, dynamodb
 
 
 def no_sleep_policy(**kw: Any) -> RetryPolicy:

@@ -13,16 +13,16 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import KEYS, create_table
 from ddb_restore.aws.handlers import _common
 from ddb_restore.cli import main
-from exports import data_files
 from support.botocore_faults import THROTTLE, UNPROCESSED, BatchWriteFaults
 from support.compare import diff_tables, scan_items
+from support.exports import data_files
 from support.sample import full_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
+from support.tables import KEYS, create_table
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 BUCKET = "source-exports"
 EXPORT_ID = "01700000000000-abcdef12"
 MANIFEST = f"exports/AWSDynamoDB/{EXPORT_ID}/manifest-summary.json"

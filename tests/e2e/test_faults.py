@@ -29,18 +29,18 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 import ddb_restore.restore.runner
-from conftest import KEYS, create_table, dynamodb
 from ddb_restore.aws.handlers import _common
 from ddb_restore.cli import Wiring, main
 from ddb_restore.write.clients import s3_client
-from exports import data_files
 from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
+from support.exports import data_files
 from support.faultproxy import FaultProxy
 from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
+from support.tables import KEYS, create_table, dynamodb
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 BUCKET = "fault-exports"
 EXPORT_ID = "01700000000000-abcdef12"
 INCR_ID = "01700000000900-incr0001"
