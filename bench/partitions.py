@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support: dynalite, proxy, model
 
 import boto3  # noqa: E402
-
 from _common import DDB_RESTORE, aws_env, run_measured, table  # noqa: E402
+
 from support.compare import diff_tables, scan_items  # noqa: E402
 from support.dynalite import Dynalite  # noqa: E402
 from support.faultproxy import FaultProxy  # noqa: E402
@@ -49,7 +49,7 @@ from support.partitions import LAYOUTS, PartitionModel, create_provisioned_table
 
 def bench_item(i: int) -> dict[str, Any]:
     """An item of ~0.9 KB (one write unit), its partition key unique."""
-    return {"pk": {"S": f"user#{i:08d}"}, "sk": {"N": str(i % 10)}, "payload": {"S": f"{i:x}" * (880 // len(f'{i:x}'))}}
+    return {"pk": {"S": f"user#{i:08d}"}, "sk": {"N": str(i % 10)}, "payload": {"S": f"{i:x}" * (880 // len(f"{i:x}"))}}
 
 
 def restore(layout: str, folder: Path, work: Path, proxy: FaultProxy, model: PartitionModel, client: Any,
