@@ -4,7 +4,8 @@ export is laid out by partition, as AWS writes it?
 dynalite (a real local DynamoDB server) sits behind the fault proxy with support/partitions.py's model:
 PARTITIONS partitions of PARTITION_WCU write units a second each (1 KB rounding per item), the table's total
 their sum; writes whose partition is out of units come back in UnprocessedItems, a call of which none fits
-is throttled. The same items (~0.9 KB, one write unit each) are restored by `ddb-restore run` with its default
+is throttled; the buckets start empty at each run (a full one would add a second's burst to a short run).
+The same items (~0.9 KB, one write unit each) are restored by `ddb-restore run` with its default
 `--workers`, into a fresh provisioned table, from three exports of FILES files:
   keyspace: each file one contiguous slice of the hashed keyspace, items in hash order, the manifest listing
             the files in keyspace order (what AWS writes);
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     items = [bench_item(i) for i in range(args.files * args.items)]
-    model = PartitionModel(args.partitions, args.partition_wcu)
+    model = PartitionModel(args.partitions, args.partition_wcu, start_full=False)
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-partitions-") as tmp, Dynalite() as dynalite:
         work = Path(tmp)

@@ -111,6 +111,14 @@ def test_buckets_refill_with_time_up_to_one_second() -> None:
     assert sum(model([put(f"c{i}") for i in range(20)])) == 10
 
 
+def test_buckets_may_start_empty() -> None:
+    clock = Clock()
+    model = PartitionModel(partitions=1, partition_wcu=10, start_full=False, clock=clock)
+    assert model([put("a")]) == [False]
+    clock.now += 0.5
+    assert sum(model([put(f"b{i}") for i in range(10)])) == 5
+
+
 def test_the_tables_total_binds_before_the_partitions() -> None:
     clock = Clock()
     model = PartitionModel(partitions=4, partition_wcu=10, table_wcu=12, clock=clock)

@@ -73,10 +73,10 @@ def partition_of(value: dict[str, Any], partitions: int) -> int:
 class _Bucket:
     """Write units per second, holding at most `burst_seconds` of them; a write is taken whole or not."""
 
-    def __init__(self, rate: float, burst_seconds: float, now: float) -> None:
+    def __init__(self, rate: float, burst_seconds: float, now: float, full: bool) -> None:
         self.rate = rate
         self.capacity = rate * burst_seconds
-        self.tokens = self.capacity
+        self.tokens = self.capacity if full else 0.0
         self.stamp = now
 
     def refill(self, now: float) -> None:
@@ -91,6 +91,7 @@ class PartitionModel:
     its item's (or key's, for a delete) write units and is taken while both its partition's bucket and the
     table's hold them. `table_wcu` defaults to the partitions' sum. Thread-safe; the counters describe what
     a writer would see: calls, calls throttled whole, calls handed back in part, units accepted per second.
+    `start_full=False` starts every bucket empty: a short bench then measures the steady rate, not the burst.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class PartitionModel:
         table_wcu: float | None = None,
         key: str = "pk",
         burst_seconds: float = 1.0,
+        start_full: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if partitions < 1 or partition_wcu <= 0:
@@ -110,6 +112,7 @@ class PartitionModel:
         self.table_wcu = float(table_wcu if table_wcu is not None else partitions * partition_wcu)
         self.key = key
         self.burst_seconds = burst_seconds
+        self.start_full = start_full
         self._clock = clock
         self._lock = threading.Lock()
         self.reset()
@@ -118,8 +121,10 @@ class PartitionModel:
         """Full buckets, zero counters."""
         now = self._clock()
         with self._lock:
-            self._buckets = [_Bucket(self.partition_wcu, self.burst_seconds, now) for _ in range(self.partitions)]
-            self._table = _Bucket(self.table_wcu, self.burst_seconds, now)
+            self._buckets = [
+                _Bucket(self.partition_wcu, self.burst_seconds, now, self.start_full) for _ in range(self.partitions)
+            ]
+            self._table = _Bucket(self.table_wcu, self.burst_seconds, now, self.start_full)
             self._calls = self._throttled = self._partial = self._items = self._units = 0
             self._per_partition = [0] * self.partitions
             self._per_second: dict[int, int] = defaultdict(int)
