@@ -102,13 +102,13 @@ def hooked_s3(install: Callable[[Any], None]) -> Callable[..., Any]:
 def record_chunk_starts(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """The cursor each chunk of the local runner started from, by data file name, in order."""
     starts: dict[str, list[int]] = {}
-    real = ddb_restore.restore.runner.write_chunk
+    real = ddb_restore.restore.runner.chunk_steps
 
-    def write_chunk(folder: Any, file: Any, parser: Any, writer: Any, start_line: int = 0, **kw: Any) -> Any:
+    def chunk_steps(folder: Any, file: Any, parser: Any, writer: Any, start_line: int = 0, **kw: Any) -> Any:
         starts.setdefault(file.name.rsplit("/", 1)[-1], []).append(start_line)
         return real(folder, file, parser, writer, start_line, **kw)
 
-    monkeypatch.setattr(ddb_restore.restore.runner, "write_chunk", write_chunk)
+    monkeypatch.setattr(ddb_restore.restore.runner, "chunk_steps", chunk_steps)
     return starts
 
 

@@ -13,7 +13,8 @@ Usage::
         proxy.throttle_next(2)
 
 Precedence for one BatchWriteItem call: throttle_next, then server_error_next,
-then partial_next, then throttle_probability, then partial_probability.
+then partial_next, then throttle_probability, then partial_probability, then the admission
+(`admit_with`: a model such as support/partitions.py deciding, write by write, what the table takes).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import random
 import threading
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -46,6 +47,8 @@ THROTTLE_MESSAGES = {
         "Please contact AWS Support at https://aws.amazon.com/support request a limit increase"
     ),
 }
+# Which writes of one BatchWriteItem call, given as (table, write request) in request order, are taken.
+Admission = Callable[[list[tuple[str, dict[str, Any]]]], list[bool]]
 # Headers never copied between the two hops (hop-by-hop, or recomputed by us).
 _REQUEST_SKIP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "expect"}
 _RESPONSE_SKIP = {"content-length", "connection", "keep-alive", "transfer-encoding", "date", "server"}
@@ -141,6 +144,7 @@ class FaultProxy:
             self._server_errors = 0
             self._forwarded_items = 0
             self._op_counts: dict[str, int] = {}
+            self._admission: Admission | None = None
 
     def throttle_next(self, n: int, code: str = "ProvisionedThroughputExceededException") -> None:
         """Answer the next n BatchWriteItem calls with HTTP 400 ``code``, without forwarding."""
@@ -181,6 +185,13 @@ class FaultProxy:
             self._throttle_p = p
             self._throttle_p_code = code
             self._throttle_rng = random.Random(seed)
+
+    def admit_with(self, admission: Admission | None) -> None:
+        """Let `admission` decide every otherwise unfaulted BatchWriteItem call: the writes it refuses come
+        back in `UnprocessedItems`; when it refuses all, the call fails with
+        ProvisionedThroughputExceededException, as DynamoDB answers a call of which nothing fits. None: off."""
+        with self._lock:
+            self._admission = admission
 
     # ---- counters --------------------------------------------------------
 
@@ -247,6 +258,8 @@ class FaultProxy:
             if self._partial_p > 0 and self._partial_rng.random() < self._partial_p:
                 self._partials += 1
                 return ("partial", self._partial_p_keep)
+            if self._admission is not None:
+                return ("admit", self._admission)
             return ("forward", None)
 
     def _count_forwarded(self, n: int) -> None:
@@ -315,7 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
                     {"__type": DYNAMODB_PREFIX + "InternalServerError", "message": "Internal server error"},
                 )
             elif action == "partial":
-                self._partial(proxy, fwd_headers, body, float(arg))
+                self._forward_some(proxy, fwd_headers, body, _keep_first(float(arg)), throttle_if_none=False)
+            elif action == "admit":
+                self._forward_some(proxy, fwd_headers, body, arg, throttle_if_none=True)
             else:
                 if op == "BatchWriteItem":
                     proxy._count_forwarded(_count_writes(body))
@@ -326,24 +341,28 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send_json(502, {"__type": "FaultProxyUpstreamError", "message": str(exc)})
 
-    def _partial(self, proxy: FaultProxy, headers: dict[str, str], body: bytes, keep: float) -> None:
-        """Forward the first ceil(len*keep) writes per table; hand the rest back unprocessed."""
+    def _forward_some(
+        self, proxy: FaultProxy, headers: dict[str, str], body: bytes, choose: Admission, *, throttle_if_none: bool
+    ) -> None:
+        """Forward the writes `choose` keeps; hand the rest back unprocessed (or throttle the call when
+        `throttle_if_none` and it keeps none)."""
         try:
             request = json.loads(body)
             items: dict[str, list[Any]] = request["RequestItems"]
-        except (ValueError, KeyError, TypeError):
+            entries = [(table, write) for table, writes in items.items() for write in writes]
+        except (ValueError, KeyError, TypeError, AttributeError):
             # Not a well-formed batch: let upstream produce the real validation error.
             status, up_headers, data = proxy._forward(self.command, self.path, headers, body)
             self._send_raw(status, up_headers, data)
             return
         kept: dict[str, list[Any]] = {}
         withheld: dict[str, list[Any]] = {}
-        for table, writes in items.items():
-            k = min(len(writes), max(0, math.ceil(len(writes) * keep)))
-            if k:
-                kept[table] = writes[:k]
-            if k < len(writes):
-                withheld[table] = writes[k:]
+        for (table, write), keep in zip(entries, choose(entries), strict=True):
+            (kept if keep else withheld).setdefault(table, []).append(write)
+        if not kept and throttle_if_none:
+            code = "ProvisionedThroughputExceededException"
+            self._send_json(400, {"__type": DYNAMODB_PREFIX + code, "message": THROTTLE_MESSAGES[code]})
+            return
         if not kept:
             self._send_json(200, {"UnprocessedItems": withheld})
             return
@@ -378,6 +397,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+
+
+def _keep_first(keep: float) -> Admission:
+    """The partial treatment: the first ceil(len × keep) writes of each table's list."""
+
+    def choose(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+        sizes: dict[str, int] = {}
+        for table, _ in entries:
+            sizes[table] = sizes.get(table, 0) + 1
+        seen: dict[str, int] = {}
+        out = []
+        for table, _ in entries:
+            seen[table] = seen.get(table, 0) + 1
+            out.append(seen[table] <= math.ceil(sizes[table] * keep))
+        return out
+
+    return choose
 
 
 def _count_writes(body: bytes) -> int:

@@ -5,11 +5,14 @@ per invocation, with the child state machine carrying the cursor between calls. 
 records and flushes its writer before returning, so the cursor it returns — the number of lines applied or
 rejected — is exact, and the next chunk resumes at the following line. Writes are idempotent, so a chunk
 that dies before returning is simply run again from the previous cursor.
+
+`chunk_steps` is the same chunk as a generator that pauses every few lines: the runner's workers
+(spread.py) step several files' chunks in turn so their writes reach several partitions at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -21,10 +24,12 @@ from ..export.storage import Folder
 from ..export.supersede import Winners, loses
 from ..write.writer import BatchWriter, WriteCounts
 
-__all__ = ["ChunkResult", "write_chunk"]
+__all__ = ["ChunkResult", "chunk_steps", "write_chunk"]
 
 # How often (in lines) the stop condition is asked: cheap enough, and fine-grained enough for a deadline.
 _CHECK_EVERY = 100
+# chunk_steps pauses every this many lines: one batch of 25 small items, so files take turns call by call.
+_STEP_LINES = 25
 
 
 @dataclass
@@ -43,6 +48,25 @@ def write_chunk(
     should_stop: Callable[[int], bool] = lambda lines: False,
     winners: Winners | None = None,
 ) -> ChunkResult:
+    """`chunk_steps` run to its end."""
+    steps = chunk_steps(folder, file, parser, writer, start_line, should_stop, winners)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            result: ChunkResult = finished.value
+            return result
+
+
+def chunk_steps(
+    folder: Folder,
+    file: DataFile,
+    parser: RecordParser,
+    writer: BatchWriter,
+    start_line: int = 0,
+    should_stop: Callable[[int], bool] = lambda lines: False,
+    winners: Winners | None = None,
+) -> Generator[None, None, ChunkResult]:
     """Apply the file's records after line `start_line` until the file ends or `should_stop(lines)` says so.
 
     `should_stop` is asked every few lines with the number of lines this chunk has read so far. `winners`
@@ -67,6 +91,8 @@ def write_chunk(
                         else:
                             writer.add(record)
                     line = line_no
+                    if line_no % _STEP_LINES == 0:
+                        yield
                     if line_no % _CHECK_EVERY == 0 and should_stop(line_no - start_line):
                         writer.flush()
                         return ChunkResult(line, False, writer.counts)

@@ -1,6 +1,7 @@
 """The local driver: apply exports in order, each one's data files in parallel, chunk by chunk.
 
-The same chunk function runs in the writer Lambda; here a thread per worker calls it until its file is done.
+The same chunk function runs in the writer Lambda; here each worker thread steps the chunks of a few files in
+turn (spread.py), taking files in an order spread over the keyspace, so the table's partitions share the load.
 Exports are applied strictly one after another: a later incremental export must not land before the one
 it follows, so when any file of an export fails, the exports after it are not started (their files are
 reported as skipped) — the report says how far each file got, and a second run finishes the job.
@@ -8,7 +9,7 @@ reported as skipped) — the report says how far each file got, and a second run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,11 +21,12 @@ from ..export.supersede import Winners, find_superseded
 from ..retry import RereadPolicy, RetryPolicy
 from ..write.budget import WriteBudget
 from ..write.writer import BatchWriter
-from .chunk import write_chunk
+from .chunk import chunk_steps
 from .plan import TargetTable, parser_for
 from .progress import Progress
 from .rejects import RejectsFile
 from .report import FileResult
+from .spread import SharedQueue, interleave, spread_order
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,7 +68,8 @@ def _restore_file(
     rejects: RejectsFile,
     progress: Callable[[int, int], None],
     winners: Winners,
-) -> None:
+) -> Generator[None, None, None]:
+    """Write one file chunk by chunk into `result`, pausing between steps (see spread.py)."""
     url = export.folder.url(file.name)
     writer = BatchWriter(
         client,
@@ -82,7 +85,7 @@ def _restore_file(
     transient_failures = 0
     while True:
         try:
-            chunk = write_chunk(
+            chunk = yield from chunk_steps(
                 export.folder,
                 file,
                 parser,
@@ -139,23 +142,22 @@ def restore(
             winners = find_superseded(export, parser_for(export, table, revert=settings.revert))
         except DataFileError:  # a file unreadable in the first pass fails below, by name, when it is written
             winners = {}
+        jobs = SharedQueue(
+            _restore_file(
+                export,
+                file,
+                result,
+                client=client,
+                table=table,
+                settings=settings,
+                rejects=rejects,
+                progress=report_progress,
+                winners=winners,
+            )
+            for file, result in spread_order(list(zip(export.files, export_results, strict=True)))
+        )
         with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="writer") as pool:
-            futures = [
-                pool.submit(
-                    _restore_file,
-                    export,
-                    file,
-                    result,
-                    client=client,
-                    table=table,
-                    settings=settings,
-                    rejects=rejects,
-                    progress=report_progress,
-                    winners=winners,
-                )
-                for file, result in zip(export.files, export_results, strict=True)
-            ]
-            for future in futures:
+            for future in [pool.submit(interleave, jobs) for _ in range(max(1, settings.workers))]:
                 future.result()
         failed_before = any(r.status != "done" for r in export_results)
     return [r for export_results in results for r in export_results]
