@@ -31,7 +31,6 @@ from .restore.report import build_report
 from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
 from .write.clients import dynamodb_client, s3_client
-from .write.heap import settle_heap
 
 __all__ = ["main"]
 
@@ -181,7 +180,6 @@ def _run(args: argparse.Namespace) -> int:
         revert=reverting,
         skip_newer=args.skip_newer,
     )
-    settle_heap()
     try:
         with Progress(plan.items) as progress:
             results = restore(exports, table, client, rejects, settings, progress)

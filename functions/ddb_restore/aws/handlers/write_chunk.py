@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ...write.heap import settle_heap
 from ..steps import write_file_chunk
 from ._common import dynamodb, logger, metrics, s3, settings, tracer
 
@@ -27,7 +26,6 @@ _METRICS = {
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(file=event["file"]["name"], cursor=event.get("cursor", 0))
     storage, table_client = s3(), dynamodb()
-    settle_heap()  # heap.py: the clients and imports frozen out of the collector's walks
     state = write_file_chunk(event, settings(), storage, table_client, context.get_remaining_time_in_millis)
     for field, name in _METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
