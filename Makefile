@@ -12,8 +12,7 @@ SAM := PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
 .PHONY: demo test lint sam-check bench bench-load clean
 
-# setup.py compiles functions/ddb_restore/export/sizes.py with mypyc (in place, beside it): a change to it installs again.
-$(VENV)/.installed: pyproject.toml setup.py functions/ddb_restore/export/sizes.py
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -58,4 +57,3 @@ bench-load: $(VENV)/.installed node_modules/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache build
-	find functions -name "*.so" -delete

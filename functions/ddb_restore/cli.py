@@ -37,7 +37,6 @@ from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
 from .write.budget import WriteBudget
 from .write.clients import dynamodb_client, s3_client
-from .write.heap import settle_heap
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -203,7 +202,6 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         revert=reverting,
         skip_newer=args.skip_newer,
     )
-    settle_heap()
     try:
         with Progress(plan.items, clock=clock) as progress:
             results = restore(exports, table, client, rejects, settings, progress)

@@ -135,11 +135,11 @@ class GetObjectLog:
         self.lock = threading.Lock()
         self.gets: dict[str, int] = {}
         self.retry_attempts: dict[str, list[int]] = {}
-        client.meta.events.register("before-parameter-build.s3.GetObject", self._keep_key)
+        client.meta.events.register("before-parameter-build.s3.GetObject", self.keep_key)
         client.meta.events.register("after-call.s3.GetObject", self._after)
 
     @staticmethod
-    def _keep_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def keep_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["fault_key"] = params["Key"]
 
     def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -205,7 +205,7 @@ class StreamFaults:
         self.lock = threading.Lock()
         self.gets = 0
         self.injected = 0
-        client.meta.events.register("before-parameter-build.s3.GetObject", GetObjectLog._keep_key)
+        client.meta.events.register("before-parameter-build.s3.GetObject", GetObjectLog.keep_key)
         client.meta.events.register("after-call.s3.GetObject", self._after)
 
     def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -450,8 +450,8 @@ class ThrottleAfter(FaultProxy):
         self.passing = passing
         self.throttling = True
 
-    def _decide(self, op: str) -> tuple[str, Any]:
-        action = super()._decide(op)
+    def decide(self, op: str) -> tuple[str, Any]:
+        action = super().decide(op)
         if op != "BatchWriteItem" or action[0] != "forward" or not self.throttling:
             return action
         with self._lock:
@@ -509,7 +509,7 @@ def test_throttling_past_the_bound_mid_file_reports_exactly_how_far_each_file_go
 def aws_timeouts() -> Iterator[LocalAws]:
     """moto with the state machines running, and Lambda's time limit enforced (Sandbox.Timedout)."""
     with local_aws(enforce_timeout=True) as local:
-        for cached in (_common.s3, _common._dynamodb):
+        for cached in (_common.s3, _common.dynamodb_as):
             cached.cache_clear()  # clients are per Lambda container: a new one per test
         yield local
 
@@ -572,7 +572,7 @@ def test_a_writer_lambda_timed_out_mid_chunk_is_retried_from_the_last_cursor(
             slowed.append((stored(slow_lines[100:125]) == 25, stored(slow_lines[149:150]) == 0))
             time.sleep(1.3)
 
-    _common._dynamodb(None).meta.events.register("before-call.dynamodb.BatchWriteItem", slow_once)
+    _common.dynamodb_as(None).meta.events.register("before-call.dynamodb.BatchWriteItem", slow_once)
 
     execution = start_restore(deployed, "killed-mid-chunk", [manifest_key(EXPORT_ID)])
 

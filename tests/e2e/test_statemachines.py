@@ -31,7 +31,7 @@ MANIFEST = f"exports/AWSDynamoDB/{EXPORT_ID}/manifest-summary.json"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
-        for cached in (_common.s3, _common._dynamodb):
+        for cached in (_common.s3, _common.dynamodb_as):
             cached.cache_clear()  # clients and settings are per Lambda container: a new one per test
         yield local
 
@@ -107,7 +107,7 @@ def test_throttling_in_the_writer_lambda_loses_nothing(aws: LocalAws, tmp_path: 
     upload(tmp_path, items, files=2, empty_files=0)
     create_table(boto3.client("dynamodb"), "Orders")
     deployed = deploy()
-    faults = BatchWriteFaults(_common._dynamodb(None), [THROTTLE, UNPROCESSED, THROTTLE, UNPROCESSED, UNPROCESSED])
+    faults = BatchWriteFaults(_common.dynamodb_as(None), [THROTTLE, UNPROCESSED, THROTTLE, UNPROCESSED, UNPROCESSED])
     execution = restore(deployed, "throttled")
     assert execution["status"] == "SUCCEEDED", execution
     assert diff_tables(items, table_items(), KEYS) == []

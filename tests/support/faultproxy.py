@@ -233,7 +233,7 @@ class FaultProxy:
 
     # ---- request handling (called from handler threads) -------------------
 
-    def _decide(self, op: str) -> tuple[str, Any]:
+    def decide(self, op: str) -> tuple[str, Any]:
         """Pick what to do with one request: ("forward"|"throttle"|"error"|"partial", arg)."""
         with self._lock:
             self._op_counts[op] = self._op_counts.get(op, 0) + 1
@@ -262,11 +262,11 @@ class FaultProxy:
                 return ("admit", self._admission)
             return ("forward", None)
 
-    def _count_forwarded(self, n: int) -> None:
+    def count_forwarded(self, n: int) -> None:
         with self._lock:
             self._forwarded_items += n
 
-    def _forward(
+    def forward(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Send one request upstream; return status, headers and body as received."""
@@ -315,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target") or ""
         op = target.rsplit(".", 1)[-1] if "." in target else target
         fwd_headers = {k: v for k, v in self.headers.items() if k.lower() not in _REQUEST_SKIP}
-        action, arg = proxy._decide(op)
+        action, arg = proxy.decide(op)
         try:
             if action == "throttle":
                 code = str(arg)
@@ -333,8 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._forward_some(proxy, fwd_headers, body, arg, throttle_if_none=True)
             else:
                 if op == "BatchWriteItem":
-                    proxy._count_forwarded(_count_writes(body))
-                status, headers, data = proxy._forward(self.command, self.path, fwd_headers, body)
+                    proxy.count_forwarded(_count_writes(body))
+                status, headers, data = proxy.forward(self.command, self.path, fwd_headers, body)
                 self._send_raw(status, headers, data)
         except (OSError, http.client.HTTPException) as exc:
             if self.wfile.closed:
@@ -352,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             entries = [(table, write) for table, writes in items.items() for write in writes]
         except (ValueError, KeyError, TypeError, AttributeError):
             # Not a well-formed batch: let upstream produce the real validation error.
-            status, up_headers, data = proxy._forward(self.command, self.path, headers, body)
+            status, up_headers, data = proxy.forward(self.command, self.path, headers, body)
             self._send_raw(status, up_headers, data)
             return
         kept: dict[str, list[Any]] = {}
@@ -367,8 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"UnprocessedItems": withheld})
             return
         headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
-        proxy._count_forwarded(sum(len(w) for w in kept.values()))
-        status, up_headers, data = proxy._forward(
+        proxy.count_forwarded(sum(len(w) for w in kept.values()))
+        status, up_headers, data = proxy.forward(
             self.command, self.path, headers, json.dumps({**request, "RequestItems": kept}).encode()
         )
         if status != 200:

@@ -168,7 +168,7 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
     from moto.awslambda.models import LambdaFunction
 
     calls: list[Invocation] = []
-    original = LambdaFunction._invoke_lambda
+    original = LambdaFunction._invoke_lambda  # noqa: SLF001 - moto's one entry point to run Lambda code (design notes, §6)
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         with contextlib.suppress(Exception):
@@ -225,12 +225,12 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
         logs = f"START RequestId: {context.aws_request_id}\nEND {status} in {call.seconds * 1000:.0f} ms\n"
         return payload, errored, logs
 
-    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]  # noqa: SLF001 - moto's one entry point to run Lambda code
     try:
         with _atomic_environ_reads():
             yield calls
     finally:
-        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]  # noqa: SLF001 - moto's one entry point to run Lambda code
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +283,8 @@ def fix_sfn_start_execution() -> Iterator[None]:
 
     model = botocore.session.get_session().get_service_model("stepfunctions")
     operations = {xform_name(name): model.operation_model(name) for name in model.operation_names}
-    sfn_parameters = StateTaskServiceSfn._normalise_parameters  # adds the Input default, then super() (a no-op)
+    # adds the Input default, then super() (a no-op)
+    sfn_parameters = StateTaskServiceSfn._normalise_parameters  # noqa: SLF001 - moto's gap, patched (pinned moto)
 
     def _normalise_parameters(
         self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None
@@ -392,7 +393,7 @@ def enforce_map_failure_tolerance() -> Iterator[None]:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    original = DistributedIterationComponent._map_run
+    original = DistributedIterationComponent._map_run  # noqa: SLF001 - moto's interpreter patched (pinned moto)
 
     def _map_run(self: Any, env: Any, eval_input: Any) -> None:
         original(self, env, eval_input)

@@ -7,9 +7,8 @@ text; only `Record.item`, for the few calls that go through botocore's serialise
 
 Every line is checked (type tags, value shapes, numbers, base64) and sized (DynamoDB's item size: the
 writer needs it for the 16 MB batch cap and the write-unit budget) by one walk, sizes.py's `measure`,
-written for speed (and compiled where it can be): it is the writer's hottest loop (bench/writer_cost.py). It
-only says valid-or-not; a line it refuses is walked again by `_explain` here, slower, which names the
-attribute path and the reason for the rejects file.
+written for speed: it is the writer's hottest loop. It only says valid-or-not; a line it refuses is walked
+again by `_explain` here, slower, which names the attribute path and the reason for the rejects file.
 Lines are decoded and encoded with orjson (several times faster than the json module on these lines, and
 stricter: NaN, Infinity, lone surrogates and a BOM are refused as they should be).
 """
@@ -43,11 +42,11 @@ AttributeMap = dict[str, Any]
 @dataclass(slots=True)
 class Record:
     """One write request taken from one line of a data file. Never changed once parsed, yet not `frozen`: a
-    frozen dataclass sets each field through object.__setattr__, 1.8 µs a record instead of 0.4.
+    frozen dataclass sets each field through object.__setattr__, several times slower.
 
     It keeps the request's bytes (`wire`), not the decoded line: the ~100 dicts, lists and strings of a decoded
     item are freed as soon as it is parsed, while they are still in the CPU's cache, instead of 25 records
-    later when a batch is sent (bench/writer_cost.py), and a waiting batch holds a few KB, not ~100 objects a
+    later when a batch is sent, and a waiting batch holds a few KB, not ~100 objects a
     record. The few calls that want the attributes (`item`) decode them again from `wire`."""
 
     op: Op

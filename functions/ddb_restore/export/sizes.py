@@ -2,16 +2,8 @@
 
 Every line of a data file goes through `measure` (records.py): the writer needs each item's size for the 16 MB
 batch cap and the write-unit budget, and checks every value on the way (type tags, value shapes, numbers,
-base64). It is the writer's hottest loop in Python (bench/writer_cost.py), so it only says valid-or-not; a
-value it refuses is walked again by records.py's `_explain`, slower, which names the path and the reason.
-
-This module is also compiled with mypyc when the package is installed on a machine with a C compiler
-(setup.py): the same source, run as C, walks an item in ~40% fewer instructions. Where it was not compiled
-(no compiler, or another Python or CPU than the one it was built for, as in the Lambda functions) the source
-runs as it is, with the same results: tests/test_fuzz.py and tests/test_sizes.py run the walk's checks
-against both (tests/support/walks.py), and test_sizes.py fails while the compiled copy is older than this file.
-The type hints matter to the compiled copy: a value of another type than its hint raises TypeError there, which
-`measure` turns into Invalid, as the interpreted walk's own failure on that value would be.
+base64). It is the writer's hottest loop in Python, so it only says valid-or-not; a value it refuses is walked
+again by records.py's `_explain`, slower, which names the path and the reason (tests/test_fuzz.py: the two agree).
 """
 
 from __future__ import annotations
@@ -132,7 +124,7 @@ def _measure_value(tag: str, inner: Any) -> int:
     if tag == "SS":
         joined = "".join(members)
         return len(joined) if joined.isascii() else len(joined.encode("utf-8"))
-    size = 0  # loops, not sum(map(...)) or a generator: fewer instructions, compiled or not
+    size = 0  # loops, not sum(map(...)) or a generator: fewer instructions
     if tag == "NS":
         for member in members:
             size += _n(member)

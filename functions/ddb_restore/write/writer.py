@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import RestoreError
 from ..export.records import Record, key_of, write_units
 from ..retry import RetryPolicy, RetryStreak, classify
-from .batchcall import BatchWriteCall
 from .budget import WriteBudget
+from .rawbody import send_batch
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -101,7 +101,6 @@ class BatchWriter:
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
-        self._call = BatchWriteCall(client, table)
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -153,7 +152,7 @@ class BatchWriter:
             if self.budget:
                 self.budget.acquire(units)
             try:
-                response = self._call(self._call.body(r.wire for r in pending))
+                response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
                 if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code

@@ -8,11 +8,10 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from ...clock import SystemClock
-from ...write.clients import dynamodb_client, s3_client
+from ...write.clients import dynamodb_client, role_session, s3_client
 from ..settings import StackSettings
 
 if TYPE_CHECKING:
@@ -38,23 +37,12 @@ def s3() -> S3Client:
 def dynamodb() -> DynamoDBClient:
     """The writer's client: through the stack's cross-account role when one is configured."""
     role = settings().writer_role_arn
-    return _dynamodb(role)
+    return dynamodb_as(role)
 
 
 @cache
-def _dynamodb(role_arn: str | None) -> DynamoDBClient:
+def dynamodb_as(role_arn: str | None) -> DynamoDBClient:
+    """One client per role (None: this function's own credentials) for the container's life."""
     if not role_arn:
         return dynamodb_client()
-    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
-
-    base = boto3.session.Session()
-    fetcher = AssumeRoleCredentialFetcher(
-        client_creator=base._session.create_client,  # noqa: SLF001 - botocore's own refreshable assume-role
-        source_credentials=base.get_credentials(),
-        role_arn=role_arn,
-        extra_args={"RoleSessionName": "ddb-restore-writer"},
-    )
-    credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
-    session = boto3.session.Session()
-    session._session._credentials = credentials  # type: ignore[attr-defined]  # botocore's refreshable-role pattern
-    return dynamodb_client(session)
+    return dynamodb_client(role_session(role_arn, "ddb-restore-writer"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ...write.heap import settle_heap
 from ..state import ChunkState
 from ..steps import write_file_chunk
 from ._common import clock, dynamodb, logger, metrics, s3, settings, tracer
@@ -26,7 +25,6 @@ _METRICS = {
 def handler(event: ChunkState, context: LambdaContext) -> ChunkState:
     logger.append_keys(file=event["file"]["name"], cursor=event.get("cursor", 0))
     storage, table_client = s3(), dynamodb()
-    settle_heap()  # heap.py: the clients and imports frozen out of the collector's walks
     state = write_file_chunk(
         event, settings(), storage, table_client, context.get_remaining_time_in_millis, clock=clock
     )
