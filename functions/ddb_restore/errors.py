@@ -18,6 +18,7 @@ __all__ = [
     "DataFileError",
     "RecordError",
     "RetryBoundExceeded",
+    "UsageError",
 ]
 
 
@@ -78,3 +79,7 @@ class RecordError(ValueError):
 
 class RetryBoundExceeded(RestoreError):
     """Throttling or server errors lasted longer than the total retry time allowed for one batch."""
+
+
+class UsageError(RestoreError):
+    """Options that cannot go together (argparse checks each option alone)."""
