@@ -5,6 +5,7 @@ write budget) are the only places its defaults are chosen; `main` takes a `Wirin
 
 Exit status: 0 when every record was applied (or rejected within --max-rejects); 1 when the run wrote and
 then failed (a file failed, too many rejects); 2 when nothing was written (bad arguments, a failed check).
+`verify` (and `run --verify`): 0 when the table equals the exports, 1 when it differs, 2 when refused before reading.
 """
 
 from __future__ import annotations
@@ -18,23 +19,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
 from .aws.follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
 from .clock import Clock, SystemClock
-from .errors import RestoreError
+from .errors import RestoreError, UsageError
 from .export.manifest import Export, load_export
 from .export.series import order_series, revert_series
 from .export.storage import locate_exports
-from .restore.plan import describe_target, make_plan
+from .restore.plan import TargetTable, describe_target, make_plan
 from .restore.progress import Progress
 from .restore.rejects import RejectsFile
 from .restore.report import build_report
 from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
+from .verify.plan import read_plan
+from .verify.report import build_report as build_verify_report
+from .verify.report import summary_line
+from .verify.runner import VerifySettings, verify
 from .write.budget import WriteBudget
 from .write.clients import dynamodb_client, s3_client
 
@@ -61,6 +66,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
     return value
 
 
@@ -98,6 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in (run, revert):
         _add_write_options(command)
+    run.add_argument("--verify", action="store_true", help="after the restore, verify the table (as `verify` does)")
+    _add_read_options(run)
+
+    check = commands.add_parser(
+        "verify",
+        help="compare a table with what exports say, item by item (in this process)",
+        description="Read back every item the exports leave in the table (the final state of a series) and "
+        "compare it exactly; count the table for items the exports do not have.",
+    )
+    _add_series_options(check)
+    check.add_argument(
+        "--from-incremental",
+        action="store_true",
+        help="the series starts with an incremental export: only the keys it changes are checked",
+    )
+    check.add_argument("--report", type=Path, help="write the JSON report here")
+    _add_read_options(check)
 
     start = commands.add_parser(
         "start",
@@ -120,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_write_options(command: argparse.ArgumentParser) -> None:
-    """The options `run` and `revert` share."""
+def _add_series_options(command: argparse.ArgumentParser) -> None:
+    """The options `run`, `revert` and `verify` share: the exports, the table, the workers, the chain."""
     command.add_argument(
         "exports",
         nargs="+",
@@ -132,8 +161,26 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--table", required=True, help="the existing target table")
     command.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
     command.add_argument(
-        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files written in parallel"
+        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files handled in parallel"
     )
+    command.add_argument(
+        "--allow-gaps",
+        action="store_true",
+        help="take a series even where an export does not start where the one before ended",
+    )
+
+
+def _add_read_options(command: argparse.ArgumentParser) -> None:
+    """The options of a verify (`verify`, and `run --verify`)."""
+    command.add_argument("--exact", action="store_true", help="an item in the table the exports lack is a difference")
+    command.add_argument("--sample", type=_fraction, metavar="F", help="check this fraction of the keys (by hash)")
+    command.add_argument("--max-rcu", type=_positive, help="read units per second for the whole verify")
+    command.add_argument("--consistent", action="store_true", help="strongly consistent reads (twice the units)")
+
+
+def _add_write_options(command: argparse.ArgumentParser) -> None:
+    """The options `run` and `revert` share."""
+    _add_series_options(command)
     command.add_argument("--report", type=Path, help="write the JSON report here")
     command.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
     command.add_argument("--max-rejects", type=_count, default=0, help="refused records tolerated (default 0)")
@@ -142,11 +189,6 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
         type=_positive,
         default=300.0,
         help="longest a batch keeps retrying throttling or server errors without progress (default 300)",
-    )
-    command.add_argument(
-        "--allow-gaps",
-        action="store_true",
-        help="apply a series even where an export does not start where the one before ended",
     )
     command.add_argument(
         "--skip-newer",
@@ -172,6 +214,9 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
     clock = wired.clock
     started = clock.monotonic()
     reverting = args.command == "revert"
+    verifying = getattr(args, "verify", False)  # `revert` has no --verify
+    if verifying:
+        _check_read_options(args)
     loaded = _load_exports(args.exports, wired)
     if reverting:
         exports = revert_series(loaded, allow_gaps=args.allow_gaps)
@@ -215,10 +260,64 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         rejects_file=str(rejects.path),
         max_rejects=args.max_rejects,
     )
+    _summary(report, rejects)
+    status = EXIT_OK if report["status"] == "succeeded" else EXIT_FAILED
+    if status == EXIT_OK and verifying:
+        report["verify"] = _verify_table(args, exports, table, client, clock)
+        status = EXIT_OK if report["verify"]["status"] == "equal" else EXIT_FAILED
     if args.report:
         args.report.write_text(json.dumps(report, indent=2) + "\n")
-    _summary(report, rejects)
-    return EXIT_OK if report["status"] == "succeeded" else EXIT_FAILED
+    return status
+
+
+def _check_read_options(args: argparse.Namespace) -> None:
+    if args.exact and args.sample is not None:
+        raise UsageError("--exact needs the table counted, and --sample does not count it: give one of them")
+
+
+def _verify(args: argparse.Namespace, wired: Wiring) -> int:
+    _check_read_options(args)
+    exports = order_series(
+        _load_exports(args.exports, wired), allow_gaps=args.allow_gaps, from_incremental=args.from_incremental
+    )
+    client = wired.dynamodb(pool=max(10, args.workers + 2))
+    table = describe_target(client, args.table)
+    make_plan(exports, table, None)  # the checks `run` makes before it writes: the table, its key, the records
+    report = _verify_table(args, exports, table, client, wired.clock)
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    return EXIT_OK if report["status"] == "equal" else EXIT_FAILED
+
+
+def _verify_table(
+    args: argparse.Namespace, exports: list[Export], table: TargetTable, client: Any, clock: Clock
+) -> dict:
+    """Print the read plan, verify `table` against `exports`, print the one line; the report document."""
+    plan = read_plan(exports, consistent=args.consistent, sample=args.sample, max_rcu=args.max_rcu)
+    for line in plan.lines():
+        print(line, flush=True)
+    settings = VerifySettings(
+        clock=clock,
+        retry=RetryPolicy(clock=clock, max_total=getattr(args, "retry_seconds", 300.0)),
+        workers=args.workers,
+        consistent=args.consistent,
+        sample=args.sample,
+        max_rcu=args.max_rcu,
+    )
+    with Progress(plan.records, clock=clock, unit="RCU") as progress:
+        result = verify(exports, table, client, settings, progress)
+    report = build_verify_report(
+        table=table.name,
+        exports=[e.url for e in exports],
+        tally=result.tally,
+        table_count=result.table_count,
+        expected=result.expected,
+        sample=args.sample,
+        exact=args.exact,
+        duration_s=result.duration_s,
+    )
+    print(summary_line(report), flush=True)
+    return report
 
 
 def _summary(report: dict, rejects: RejectsFile) -> None:
@@ -300,6 +399,8 @@ def main(argv: Sequence[str] | None = None, wiring: Wiring | None = None) -> int
             return _start(args, wired)
         if args.command == "status":
             return _status(args, wired)
+        if args.command == "verify":
+            return _verify(args, wired)
         return _run(args, wired)  # run and revert
     except RestoreError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ __all__ = [
     "SeriesError",
     "InputError",
     "RestoreFailed",
+    "UsageError",
 ]
 
 
@@ -97,3 +98,7 @@ class RestoreFailed(RestoreError):
     """The restore ended with failed files or too many rejects; the message says where the report is.
 
     Its name is the error a failed parent execution shows (`RestoreFailed`): keep it."""
+
+
+class UsageError(RestoreError):
+    """Options that cannot go together (argparse checks each option alone)."""

@@ -1,45 +1,17 @@
 """Compare a table with the items it should hold, attribute by attribute, in DynamoDB JSON.
 
-Numbers compare as decimals (DynamoDB normalises "1.50" to "1.5"), sets as sets (DynamoDB does not keep
-their order), binaries as bytes; everything else must be equal exactly. Used by the demo and the tests.
+Values compare as verify compares them (ddb_restore/verify/compare.py: numbers as decimals, sets as sets,
+binaries as bytes). Used by the demo and the tests to compare whole tables, extra items included.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
-__all__ = ["canonical", "scan_items", "diff_tables"]
+from ddb_restore.verify.compare import canonical, canonical_item
 
-
-def canonical(value: dict[str, Any], *, blobs_are_base64: bool) -> Any:
-    """A comparable Python value for one attribute value, from export JSON or from a boto3 response."""
-    ((tag, inner),) = value.items()
-
-    def blob(b: Any) -> bytes:
-        return base64.b64decode(b) if blobs_are_base64 and isinstance(b, str) else bytes(b)
-
-    if tag == "N":
-        return ("N", Decimal(inner))
-    if tag == "B":
-        return ("B", blob(inner))
-    if tag == "NS":
-        return ("NS", frozenset(Decimal(n) for n in inner))
-    if tag == "SS":
-        return ("SS", frozenset(inner))
-    if tag == "BS":
-        return ("BS", frozenset(blob(b) for b in inner))
-    if tag == "L":
-        return ("L", tuple(canonical(v, blobs_are_base64=blobs_are_base64) for v in inner))
-    if tag == "M":
-        return ("M", canonical_item(inner, blobs_are_base64=blobs_are_base64))
-    return (tag, inner)
-
-
-def canonical_item(item: dict[str, Any], *, blobs_are_base64: bool) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, canonical(v, blobs_are_base64=blobs_are_base64)) for k, v in item.items()))
+__all__ = ["scan_items", "diff_tables"]
 
 
 def scan_items(client: Any, table: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from .datafile import read_lines
 from .manifest import Export
 from .records import Record, RecordParser
 
-__all__ = ["find_superseded", "loses", "Winners"]
+__all__ = ["find_superseded", "key_hash", "loses", "Winners"]
 
 Winners = dict[tuple[str, ...], int]  # key → the WriteTimestampMicros that wins for it (negated: earliest wins)
 
@@ -39,7 +39,8 @@ def _records(export: Export, parser: RecordParser) -> Iterator[Record]:
                     continue
 
 
-def _hash(key: tuple[str, ...]) -> int:
+def key_hash(key: tuple[str, ...]) -> int:
+    """A record's key as 64 bits: what the pass keeps per record (verify keeps it per changed key too)."""
     return int.from_bytes(hashlib.blake2b("\x00".join(key).encode(), digest_size=8).digest(), "big")
 
 
@@ -72,12 +73,12 @@ def find_superseded(export: Export, parser: RecordParser) -> Winners:
     Applying, the latest record of a key wins; reverting (`parser.revert`), the earliest one does."""
     if not export.incremental:
         return {}
-    repeated = _repeated(_hash(record.key) for record in _records(export, parser))
+    repeated = _repeated(key_hash(record.key) for record in _records(export, parser))
     if not repeated:
         return {}
     winners: Winners = {}
     for record in _records(export, parser):
-        if _hash(record.key) in repeated:
+        if key_hash(record.key) in repeated:
             stamp = _stamp(record, parser.revert)
             winners[record.key] = max(stamp, winners.get(record.key, stamp))
     return winners

@@ -1,4 +1,6 @@
-"""Progress of a run: a bar on a terminal (items of total, write units per second, ETA), log lines otherwise."""
+"""Progress of a run: a bar on a terminal (items of total, capacity units per second, ETA), log lines otherwise.
+
+`unit` names the capacity units counted: write units for a restore, read units for a verify."""
 
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ __all__ = ["Progress"]
 class Progress:
     """Thread-safe counters fed by every writer, shown by one background thread."""
 
-    def __init__(self, total: int, *, clock: Clock, stream: TextIO = sys.stderr, interval: float = 10.0) -> None:
+    def __init__(
+        self, total: int, *, clock: Clock, stream: TextIO = sys.stderr, interval: float = 10.0, unit: str = "WCU"
+    ) -> None:
         self.total = total
+        self.unit = unit
         self.items = 0
         self.units = 0
         self._lock = threading.Lock()
@@ -46,7 +51,7 @@ class Progress:
         rate = self.units / elapsed
         done = self.items / self.total if self.total else 1.0
         eta = elapsed * (1 - done) / done if done > 0 else 0.0
-        return f"{self.items:,}/{self.total:,} records ({done:.0%}), {rate:,.0f} WCU/s, ETA {eta:,.0f} s"
+        return f"{self.items:,}/{self.total:,} records ({done:.0%}), {rate:,.0f} {self.unit}/s, ETA {eta:,.0f} s"
 
     def _show(self) -> None:
         if self._stream.isatty():
@@ -55,7 +60,8 @@ class Progress:
             with tqdm(total=self.total, unit="rec", file=self._stream, dynamic_ncols=True) as bar:
                 while not self._stop.wait(0.5):
                     bar.update(self.items - bar.n)
-                    bar.set_postfix_str(f"{self.units / max(self._clock.monotonic() - self._started, 1e-6):,.0f} WCU/s")
+                    rate = self.units / max(self._clock.monotonic() - self._started, 1e-6)
+                    bar.set_postfix_str(f"{rate:,.0f} {self.unit}/s")
                 bar.update(self.items - bar.n)
             return
         while not self._stop.wait(self._interval):

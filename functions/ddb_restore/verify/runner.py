@@ -1,0 +1,133 @@
+"""The local driver: find each key's final record, read every data file's final records back in parallel, count.
+
+Exports come in the order `run` applies them (export/series.py checks the chain first). The files of all the
+exports are read back at once (reads change nothing, so their order does not matter), `workers` at a time;
+then the table is counted with as many Scan segments. One read budget covers both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..clock import Clock
+from ..export.manifest import DataFile, Export
+from ..export.records import Record, RecordParser
+from ..restore.plan import TargetTable, parser_for
+from ..retry import RetryPolicy
+from ..write.budget import WriteBudget
+from .count import count_items
+from .expected import FinalState, file_records, final_state, in_sample
+from .readback import ReadBack
+from .tally import Tally
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["VerifySettings", "Verified", "verify"]
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    clock: Clock
+    retry: RetryPolicy
+    workers: int = 4
+    consistent: bool = False
+    sample: float | None = None  # the fraction of keys checked; None: all, and the table is counted
+    max_rcu: float | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    tally: Tally
+    expected: int  # items the series leaves in the table (all of them, whatever the sample)
+    table_count: int | None  # None with a sample: not counted
+    duration_s: float
+
+
+class _Expected:
+    """Counts the final puts of the whole series, sampled or not, across the worker threads."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self.count += count
+
+
+def _final_records(
+    records: Iterator[Record],
+    state: FinalState,
+    positions: tuple[int, int],
+    settings: VerifySettings,
+    expected: _Expected,
+    progress: Callable[[int, int], None],
+) -> Iterator[Record]:
+    puts = 0
+    for record in records:
+        progress(1, 0)
+        if not state.is_final(*positions, record):
+            continue
+        puts += record.op == "put"
+        if in_sample(record, settings.sample):
+            yield record
+    expected.add(puts)
+
+
+def verify(
+    exports: Sequence[Export],
+    table: TargetTable,
+    client: DynamoDBClient,
+    settings: VerifySettings,
+    progress: Callable[[int, int], None] | None = None,
+) -> Verified:
+    """Compare `table` with the final state of `exports` (ordered as `run` applies them)."""
+    started = settings.clock.monotonic()
+    report_progress = progress or (lambda items, units: None)
+    parsers: list[RecordParser] = [parser_for(e, table) for e in exports]
+    state = final_state(exports, parsers)
+    half_units = settings.max_rcu * 2 if settings.max_rcu else None  # eventually consistent reads cost half a unit
+    budget = WriteBudget(half_units, clock=settings.clock, start_full=False) if half_units else None
+    retry = settings.retry
+    tally = Tally(table.key_names)
+    expected = _Expected()
+
+    def check_file(export_index: int, file_index: int, export: Export, file: DataFile) -> None:
+        reader = ReadBack(
+            client,
+            table.name,
+            table.key_names,
+            tally,
+            consistent=settings.consistent,
+            budget=budget,
+            retry=retry,
+            progress=report_progress,
+        )
+        records = file_records(export, file, parsers[export_index], lambda: tally.add(rejected=1))
+        reader.check(_final_records(records, state, (export_index, file_index), settings, expected, report_progress))
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="verify") as pool:
+        futures = [
+            pool.submit(check_file, e, f, export, file)
+            for e, export in enumerate(exports)
+            for f, file in enumerate(export.files)
+        ]
+        for future in futures:
+            future.result()
+    table_count = None
+    if settings.sample is None:
+        table_count = count_items(
+            client,
+            table.name,
+            segments=settings.workers,
+            consistent=settings.consistent,
+            budget=budget,
+            retry=retry,
+            tally=tally,
+        )
+    return Verified(tally, expected.count, table_count, settings.clock.monotonic() - started)
