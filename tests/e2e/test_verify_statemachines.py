@@ -14,9 +14,11 @@ import boto3
 import pytest
 
 from ddb_restore.aws.handlers import _common
+from ddb_restore.cli import main
+from support.botocore_faults import UNPROCESSED, BatchWriteFaults
 from support.history import TIMES, History
 from support.sample import full_records, sample_items, upload_folder, write_export
-from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -166,3 +168,41 @@ def test_a_series_verifies_against_its_final_state(aws: LocalAws, tmp_path: Path
     deleted = {k for snapshot in history.snapshots for k in snapshot} - set(final)  # a re-inserted key is not
     assert (got["deletes_checked"], got["deleted_present"]) == (len(deleted), 0) == (3, 0)
     assert (got["table_count"], got["extra"]) == (len(final), 0)
+
+
+def test_unprocessed_keys_are_read_again_and_the_table_still_verifies_equal(aws: LocalAws, tmp_path: Path) -> None:
+    manifests = put_exports(tmp_path, (FULL_ID, full_records(sample_items(80, large=False)), {"files": 2}))
+    deployed = stack()
+    assert execute(deployed, "restored", manifests)["status"] == "SUCCEEDED"
+    # The verify Lambda's own client (the one _common builds per container): its first BatchGetItem calls come
+    # back with every key unprocessed, as DynamoDB answers when throttled or past 16 MB.
+    faults = BatchWriteFaults(_common.dynamodb_as(None), [UNPROCESSED] * 3, operation="BatchGetItem")
+    execution = execute(deployed, "reread", manifests, verify=True)
+    assert execution["status"] == "SUCCEEDED", execution
+    got = verify_json(deployed, "reread")
+    assert (got["status"], got["items_checked"], got["items_equal"], got["missing"]) == ("equal", 80, 80, 0)
+    assert got["unprocessed_retries"] == faults.injected[UNPROCESSED] == 3
+
+
+def test_start_verify_prints_the_verify_line_and_status_shows_it(
+    aws: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = sample_items(40, large=False)
+    put_exports(tmp_path, (FULL_ID, full_records(items), {"files": 2}))
+    publish_stack(stack(), "sam-app")
+    export = f"s3://{BUCKET}/{PREFIX}{FULL_ID}/"
+    code = main(["start", export, "--stack-name", "sam-app", "--verify", "--max-rcu", "1000", "--poll-seconds", "0.2"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    line = "verified: 40 of 40 items equal; 0 missing, 0 different, 0 extra (in the table, not in the exports)"
+    assert line in out
+    boto3.client("dynamodb").delete_item(TableName="Orders", Key=key(items[5]))
+    code = main(["start", export, "--stack-name", "sam-app", "--verify", "--poll-seconds", "0.2"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "verified: 39 of 40 items equal; 1 missing, 0 different" in out
+    assert "error: execution FAILED: VerifyFailed: different: verified: 39 of 40 items equal" in err
+    assert "/verify.json" in err and "Traceback" not in err
+    arn = out.split()[1]
+    assert main(["status", arn]) == 1
+    assert "verified: 39 of 40 items equal; 1 missing" in capsys.readouterr().out
