@@ -13,6 +13,9 @@ import boto3
 import pytest
 
 from ddb_restore.cli import Wiring, main
+from ddb_restore.retry import RetryPolicy
+from ddb_restore.verify.count import count_segment, key_from_json, key_to_json
+from ddb_restore.verify.tally import Tally
 from support.clock import FakeClock
 from support.sample import create_sample_table, full_records, sample_items, write_export
 
@@ -48,3 +51,31 @@ def test_max_rcu_holds_the_read_units_per_second(
     # The budget starts empty and pays each read before it is sent: never above N; below it only by the last
     # call's units and the count's last page, paid after they were read.
     assert 0.85 * max_rcu <= rate <= max_rcu * 1.01, (got["read_units"], got["duration_s"])
+
+
+def test_a_count_segment_stopped_after_a_page_goes_on_from_its_key_to_the_same_total(table: str) -> None:
+    client = boto3.client("dynamodb")
+    for n in range(150):  # ~1.4 MB: a Scan page holds at most 1 MB, so the segment takes two pages
+        client.put_item(TableName=table, Item={"pk": {"S": f"p{n % 7}"}, "sk": {"N": str(n)}, "x": {"S": "y" * 9000}})
+    tally = Tally(("pk", "sk"))
+    retry = RetryPolicy(clock=FakeClock())
+    counts, start, calls = [], None, 0
+    while True:
+        counted, start = count_segment(
+            client,
+            table,
+            0,
+            1,
+            consistent=False,
+            budget=None,
+            retry=retry,
+            tally=tally,
+            start=key_from_json(start),
+            should_stop=lambda: True,
+        )
+        start = json.loads(json.dumps(key_to_json(start)))  # as the state machine carries it between calls
+        counts.append(counted)
+        calls += 1
+        if start is None:
+            break
+    assert sum(counts) == 150 and calls >= 2, counts

@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["plan_verify", "verify_chunk", "summarize_verify", "MAX_SEGMENTS"]
+__all__ = ["plan_verify", "verify_chunk", "summarize_verify", "MAX_SEGMENTS", "SEGMENT_BYTES"]
 
 MAX_SEGMENTS = 100  # Scan segments of the count, at most (one Map item each)
+SEGMENT_BYTES = 1 << 30  # one segment per GiB of the full export
 MAX_STALLS = 3  # chunks of one item in a row that give up without moving: the item fails
 
 
@@ -70,7 +71,9 @@ def plan_verify(event: VerifyStep, settings: StackSettings, s3: S3Client, *, clo
                         "md5": file.md5,
                     }
                 )
-    segments = max(1, min(MAX_SEGMENTS, int(run["maxConcurrency"])))
+    # A Lambda counts ~1 GB of table well inside one call; more segments only for larger tables.
+    table_bytes = sum(e.billed_size_bytes for e in exports if not e.incremental)
+    segments = max(1, min(MAX_SEGMENTS, int(run["maxConcurrency"]), -(-table_bytes // SEGMENT_BYTES)))
     for segment in range(segments):
         items.append({"index": len(items), "kind": "segment", "segment": segment, "segments": segments})
     items_key = store.key("verify/items.json")

@@ -6,12 +6,12 @@ record in the series: a put (the item expected, exactly) or a delete (the key ex
 
 Only incremental exports can supersede: a full export holds each item once and comes first. So one pass over
 the incremental exports' files keeps, for each key they touch, the record that wins: 64-bit key hash → one
-int ranking (export, timestamp, position), ~130 bytes per *changed* key while the pass runs; the full
-export's keys cost nothing. The result is kept as two sorted arrays (hash, position of the winner): 16 bytes
-per changed key, the form a read-back Lambda loads from the run bucket (`to_bytes`, `from_bytes`). A
-position is the file's index in the whole series (every export's files in order) and the line in it. The
-read-back then reads every file again and checks only the records that win. Two keys whose 64-bit hashes
-collide (~n²/2⁶⁵) would leave one of them unchecked, never misreported.
+int ranking (export, timestamp, position), ~145 bytes per *changed* key at the pass's peak (bench/verify.py
+measured 143); the full export's keys cost nothing. The result is kept as two sorted arrays (hash, position
+of the winner): 16 bytes per changed key, the form a read-back Lambda loads from the run bucket (`to_bytes`,
+`from_bytes`). A position is the file's index in the whole series (every export's files in order) and the
+line in it. The read-back then reads every file again and checks only the records that win. Two keys whose
+64-bit hashes collide (~n²/2⁶⁵) would leave one of them unchecked, never misreported.
 """
 
 from __future__ import annotations
