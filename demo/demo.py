@@ -9,7 +9,9 @@ attribute type and edge case) and an incremental export after it, then restores 
 2. `ddb-restore start` — the SAM application (template.yaml) deployed locally: the parent state machine,
    a Distributed Map of child executions looping the writer Lambda chunk by chunk, into table Orders;
 
-and compares each table, attribute by attribute, with the state the two exports describe.
+and compares each table, attribute by attribute, with the state the two exports describe. Each act ends with
+ddb-restore's own proof: `ddb-restore verify` after `run`, and the execution started with `--verify` (the
+read-back Map in the state machine, runs/<execution>/verify.json).
 """
 
 from __future__ import annotations
@@ -124,6 +126,11 @@ def run_demo() -> int:
         say("1. the engine in this process: $ ddb-restore " + " ".join(command))
         if main(command) != 0 or not matches("Orders-cli", expected):
             return 1
+        command = ["verify", *exports, "--table", "Orders-cli", "--exact"]
+        say("$ ddb-restore " + " ".join(command))
+        if main(command) != 0:
+            return 1
+        print(flush=True)
 
         create_sample_table(boto3.client("dynamodb"), "Orders")
         say("2. the SAM application: template.yaml deployed locally as stack ddb-restore-demo (Lambda handlers")
@@ -140,7 +147,8 @@ def run_demo() -> int:
             stack_name="ddb-restore-demo",
         )
         publish_stack(deployed, "ddb-restore-demo")
-        command = ["start", *exports, "--stack-name", "ddb-restore-demo", "--max-wcu", "2000", "--poll-seconds", "0.5"]
+        command = ["start", *exports, "--stack-name", "ddb-restore-demo", "--max-wcu", "2000", "--verify"]
+        command += ["--poll-seconds", "0.5"]
         say("$ ddb-restore " + " ".join(command))
         if main(command) != 0 or not matches("Orders", expected):
             return 1

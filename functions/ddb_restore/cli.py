@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--max-rejects", type=_count, help="refused records tolerated")
     start.add_argument("--allow-gaps", action="store_true", help="apply a series with gaps or overlaps")
     start.add_argument("--from-incremental", action="store_true", help="the series starts with an incremental")
+    start.add_argument("--verify", action="store_true", help="after the restore, verify the table (verify.json)")
+    start.add_argument("--max-rcu", type=_positive, help="read units per second for the whole verify")
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
     start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
 
@@ -348,6 +350,8 @@ def _finish(snap: Snapshot) -> int:
         )
         for error in snap.report.get("errors", []):
             print(f"error: {error}", file=sys.stderr)
+    if snap.verify:
+        print(summary_line(snap.verify))
     if snap.status == "SUCCEEDED":
         return EXIT_OK
     if snap.status == "RUNNING":
@@ -372,6 +376,8 @@ def _start(args: argparse.Namespace, wired: Wiring) -> int:
         "maxRejects": args.max_rejects,
         "allowGaps": args.allow_gaps or None,
         "fromIncremental": args.from_incremental or None,
+        "verify": args.verify or None,
+        "maxRcu": args.max_rcu,
     }
     s3 = wired.s3(session)
     exports = expand_exports(args.exports, s3)

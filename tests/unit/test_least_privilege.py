@@ -27,6 +27,7 @@ FUNCTION = "AWS::Serverless::Function"
 STATE_MACHINE = "AWS::Serverless::StateMachine"
 POLICY_OWNERS = (FUNCTION, STATE_MACHINE)
 WRITER = "WriteChunkFunction"
+VERIFIER = "VerifyFunction"
 
 _ARN = "arn:${AWS::Partition}"
 _REGIONAL = "${AWS::Region}:${AWS::AccountId}"
@@ -451,6 +452,18 @@ def test_the_writer_can_batch_write_only_the_target_table() -> None:
     assert not elsewhere, f"the writer can write other tables: {elsewhere}"
 
 
+def test_only_the_verify_function_reads_items_and_only_from_the_target_table() -> None:
+    reads = {"dynamodb:batchgetitem", "dynamodb:scan", "dynamodb:getitem", "dynamodb:query"}
+    granted = sorted((g.owner, a, r) for g, a, r in plain_grants(load_template()) if a.lower() in reads)
+    assert granted == [(VERIFIER, "dynamodb:BatchGetItem", TARGET_TABLE), (VERIFIER, "dynamodb:Scan", TARGET_TABLE)]
+
+
+def test_the_verify_function_cannot_write_the_table() -> None:
+    actions = {a.lower() for g, a, _ in plain_grants(load_template()) if g.owner == VERIFIER}
+    assert "dynamodb:batchgetitem" in actions, "the verify function no longer reads the table: did it move?"
+    assert not {a for a in actions if a.startswith("dynamodb:")} - {"dynamodb:batchgetitem", "dynamodb:scan"}
+
+
 def test_the_writer_cannot_put_objects_into_the_export_bucket() -> None:
     pairs = [(g, a, r) for g, a, r in plain_grants(load_template()) if g.owner == WRITER]
     export = [(g.sid, a, r) for g, a, r in pairs if r in (EXPORT_BUCKET, EXPORT_OBJECTS)]
@@ -464,7 +477,13 @@ def test_no_function_can_write_to_the_export_bucket() -> None:
     assert on_export, "no statement names the export bucket: did its statements move?"
     writes = [f"{g.where}: {a} on {r}" for g, a, r in on_export if not _s3_read(a)]
     assert not writes, "the export bucket can be written or changed:\n" + "\n".join(writes)
-    assert {g.owner for g, _, _ in on_export} <= {"PlanFunction", "SupersedeFunction", WRITER}
+    assert {g.owner for g, _, _ in on_export} <= {
+        "PlanFunction",
+        "SupersedeFunction",
+        WRITER,
+        "VerifyPlanFunction",
+        VERIFIER,
+    }
 
 
 def test_kms_decrypt_is_granted_only_under_HasKmsKey() -> None:
@@ -486,6 +505,9 @@ def test_sam_policy_templates_name_functions_of_this_template() -> None:
         f"{FUNCTION} PlanFunction",
         f"{FUNCTION} SupersedeFunction",
         f"{FUNCTION} SummarizeFunction",
+        f"{FUNCTION} VerifyPlanFunction",
+        f"{FUNCTION} VerifyFunction",
+        f"{FUNCTION} VerifySummaryFunction",
     }
     assert not walk.problems, walk.problems
 

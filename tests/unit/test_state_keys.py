@@ -17,6 +17,8 @@ RESULTS = {
     "${PlanFunctionArn}": state.PlanResult,
     "${SupersedeFunctionArn}": state.SupersededResult,
     "${SummarizeFunctionArn}": state.Summary,
+    "${VerifyPlanFunctionArn}": state.VerifyPlan,
+    "${VerifySummaryFunctionArn}": state.VerifySummary,
 }
 
 
@@ -44,7 +46,13 @@ def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def test_what_the_parent_reads_of_the_run_the_export_and_the_summary_is_typed() -> None:
-    typed = {"run": state.Run, "current": state.ExportEntry, "step": state.Summary}
+    typed = {
+        "run": state.Run,
+        "current": state.ExportEntry,
+        "step": state.Summary,
+        "verify": state.VerifyPlan,
+        "verified": state.VerifySummary,
+    }
     seen = set()
     for _, body in states(PARENT):
         for path in paths(body):
@@ -58,14 +66,14 @@ def test_what_the_parent_reads_of_the_run_the_export_and_the_summary_is_typed() 
 def test_what_the_parent_selects_from_each_step_is_what_the_step_returns() -> None:
     selected = 0
     for _, body in states(PARENT):
-        if body.get("Resource") != "arn:aws:states:::lambda:invoke":
-            continue
+        if body.get("Resource") != "arn:aws:states:::lambda:invoke" or "ResultSelector" not in body:
+            continue  # the verify Map's loop passes its Lambda's reply on whole (tested below)
         result = RESULTS[body["Parameters"]["FunctionName"]]
         for path in paths(body.get("ResultSelector", {})):
             first, name = path[2:].split(".")
             assert (first, name in keys(result)) == ("Payload", True), path
             selected += 1
-    assert selected == 8
+    assert selected == 17
 
 
 def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:
@@ -78,3 +86,12 @@ def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:
     # The writer's own state, less `$.Payload` (the Lambda's reply, which is the state).
     read = {p[2:].split(".")[0] for _, body in states(CHILD) for p in paths(body) if p != "$.Payload"}
     assert read == {"status", "done", "error"} and read <= keys(state.ChunkState)
+
+
+def test_the_verify_items_state_is_what_the_map_gives_and_the_chunk_returns() -> None:
+    verify = PARENT["States"]["VerifyItems"]
+    given = {k.removesuffix(".$") for k in verify["ItemSelector"]}
+    assert given == {"run", "verify", "item", "cursor"} == set(state.VerifyChunkState.__required_keys__)
+    read = {p[2:].split(".")[0] for p in paths(verify["ItemProcessor"]) if p != "$.Payload"}
+    assert read == {"done", "item", "status"} and read <= keys(state.VerifyChunkState)
+    assert "index" in keys(state.VerifyItem)

@@ -79,6 +79,7 @@ class Snapshot:
     files_running: int = 0
     items_done: int = 0
     report: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None  # verify.json, when the execution was started with "verify": true
     error: str | None = None
     cause: str | None = None
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -125,6 +126,7 @@ def snapshot(sfn: Any, s3: Any, arn: str, previous: Snapshot | None = None) -> S
         )
         if snap.status != "RUNNING":
             snap.report = store.get_json(store.report_key())
+            snap.verify = store.get_json(store.key("verify.json"))
     snap.error, snap.cause = execution.get("error"), execution.get("cause")
     return snap
 

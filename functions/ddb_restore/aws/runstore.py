@@ -5,6 +5,8 @@ Step Functions passes at most 256 KB between states, so lists and results travel
 - `runs/<runId>/results/<i>/<file>.json`: each file's final result, written by the writer Lambda;
 - `runs/<runId>/rejects/<file>.<line>.jsonl`: refused records, one object per chunk that refused any;
 - `runs/<runId>/report.json`: the run's report (the same fields as `ddb-restore run --report`);
+- `runs/<runId>/verify/`: with `"verify": true`, the Map's items, the series' final state and each verify
+  chunk's tally; `runs/<runId>/verify.json`: their sum, the same fields as `ddb-restore verify --report`;
 - `done/<table id>/<exportId>/<file>.json`: a file fully applied to a table, so a re-run skips it (keyed by
   the table's TableId: a table deleted and created again under the same name starts with nothing done).
 """
@@ -65,8 +67,12 @@ class RunStore:
 
     def results(self, export_index: int) -> Iterator[dict[str, Any]]:
         """Every file result written for export `export_index` of this run."""
+        return self.documents(f"results/{export_index}/")
+
+    def documents(self, folder: str) -> Iterator[dict[str, Any]]:
+        """Every JSON document under `runs/<runId>/<folder>`."""
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(f"results/{export_index}/")):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(folder)):
             for obj in page.get("Contents", []):
                 result = self.get_json(obj["Key"])
                 if result is not None:

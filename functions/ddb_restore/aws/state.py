@@ -25,6 +25,11 @@ __all__ = [
     "SupersededResult",
     "ChunkState",
     "Summary",
+    "VerifyStep",
+    "VerifyPlan",
+    "VerifyItem",
+    "VerifyChunkState",
+    "VerifySummary",
 ]
 
 
@@ -40,6 +45,8 @@ class ExecutionInput(TypedDict, total=False):
     maxRejects: int
     allowGaps: bool
     fromIncremental: bool
+    verify: bool  # after the last export, read the table back and compare (verify.json)
+    maxRcu: float  # the verify's read units per second, all items together
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -78,6 +85,8 @@ class Run(TypedDict):
     startedAt: float  # epoch seconds
     exportCount: int
     exports: list[ExportEntry]
+    verify: NotRequired[bool]
+    maxRcu: NotRequired[float | None]
 
 
 class PlanResult(TypedDict):
@@ -130,3 +139,57 @@ class Summary(TypedDict):
     status: str
     report: str | None  # the report's s3:// URL, at the end of the run
     summary: str | None
+
+
+class VerifyPlan(TypedDict):
+    """What the verify's plan step returns (`$.verify`): where its items and the final state are."""
+
+    itemsKey: str  # the Map's items in the run bucket: one per data file with records, one per Scan segment
+    finalKey: str  # the final state of the series' changed keys (verify/expected.py's bytes)
+    items: int
+    itemRcu: float | None  # each item's share of maxRcu
+    startedAt: float
+
+
+class VerifyStep(TypedDict):
+    """The event of the verify steps of the parent: the run, and the verify's plan once made."""
+
+    run: Run
+    verify: NotRequired[VerifyPlan]
+
+
+class VerifyItem(TypedDict):
+    """One item of the verify Map: a data file to read back, or a segment of the table to count."""
+
+    index: int
+    kind: str  # "file" or "segment"
+    export: NotRequired[int]  # file: the export's index in the run
+    seriesFile: NotRequired[int]  # file: its index among every file of the series
+    name: NotRequired[str]
+    itemCount: NotRequired[int]
+    md5: NotRequired[str]
+    segment: NotRequired[int]  # segment: which, of how many
+    segments: NotRequired[int]
+
+
+class VerifyChunkState(TypedDict):
+    """A verify item's state between Lambda calls: the Map's item (run, verify, item, cursor 0), then each call's."""
+
+    run: Run
+    verify: VerifyPlan
+    item: VerifyItem
+    cursor: int  # file: lines read so far
+    startKey: NotRequired[dict | None]  # segment: the Scan's key to go on from
+    done: NotRequired[bool]
+    status: NotRequired[str]  # running, done or failed
+    error: NotRequired[str | None]
+    stalls: NotRequired[int]
+
+
+class VerifySummary(TypedDict):
+    """The verify's summary (`$.verified`): equal, different or incomplete, and where verify.json is."""
+
+    status: str
+    report: str
+    summary: str
+    cause: str | None  # for the VerifyFailed state: the one line and where the report is

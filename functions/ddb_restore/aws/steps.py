@@ -131,6 +131,8 @@ def plan_execution(
             "startedAt": clock.time(),
             "exportCount": len(exports),
             "exports": described,
+            "verify": bool(event.get("verify")),  # then the verify steps (verifying.py) follow the last export
+            "maxRcu": _positive(event, "maxRcu", None),
         },
         "current": described[0],
         "plan": plan.lines(),

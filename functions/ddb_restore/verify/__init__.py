@@ -6,7 +6,9 @@
   series, deletes expected absent), and the deterministic `--sample`.
 - `tally.py`: the results of the read-back, added up by every worker.
 - `readback.py`: `BatchGetItem` of the expected keys (100 keys / 16 MB a call, `UnprocessedKeys` retried).
-- `count.py`: the table's items counted by a parallel `Scan` (`Select=COUNT`).
+- `filecheck.py`: one data file's final records read back from a cursor until done or told to stop: the unit
+  the local runner calls per file and the verify Lambda per chunk (aws/verifying.py).
+- `count.py`: the table's items counted by a parallel `Scan` (`Select=COUNT`), a segment at a time.
 - `plan.py`: the read units and time a verify will take, printed before it reads.
 - `runner.py`: the local driver that wires these; `report.py`: the report document and the one line.
 

@@ -1,4 +1,5 @@
-"""Count the table's items with a parallel `Scan` (`Select=COUNT`, one thread per segment).
+"""Count the table's items with a parallel `Scan` (`Select=COUNT`, one thread per segment, or in AWS one
+Distributed Map item per segment, each a Lambda call after another with the segment's key to go on from).
 
 A count still reads every item (DynamoDB charges the data scanned, 4 KB rounding per page, eventually
 consistent half), so it spends the same read budget: each page's consumed units are taken from the bucket
@@ -8,6 +9,8 @@ Throttling and 5xx are retried under the writer's retry policy, as the read-back
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +23,10 @@ from .tally import Tally
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["count_items"]
+__all__ = ["count_items", "count_segment", "key_to_json", "key_from_json"]
 
 
-def _count_segment(
+def count_segment(
     client: DynamoDBClient,
     table: str,
     segment: int,
@@ -33,9 +36,12 @@ def _count_segment(
     budget: WriteBudget | None,
     retry: RetryPolicy,
     tally: Tally,
-) -> int:
+    start: dict[str, Any] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> tuple[int, dict[str, Any] | None]:
+    """Count one segment from `start` (an ExclusiveStartKey) until its end, or until `should_stop` says so
+    after a page: (items counted, the key to go on from, None at the segment's end)."""
     count = 0
-    start: dict[str, Any] | None = None
     streak = retry.streak()
     while True:
         request: dict[str, Any] = {
@@ -63,8 +69,22 @@ def _count_segment(
             budget.acquire(round(units * 2))
         count += page.get("Count", 0)
         start = page.get("LastEvaluatedKey")
-        if not start:
-            return count
+        if not start or should_stop():
+            return count, start or None
+
+
+def key_to_json(key: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A LastEvaluatedKey as botocore parses it (B as bytes) in JSON, for a state machine to carry."""
+    if key is None:
+        return None
+    return {k: {"B": base64.b64encode(v["B"]).decode()} if "B" in v else v for k, v in key.items()}
+
+
+def key_from_json(key: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The reverse of `key_to_json`: B back to bytes, as botocore's serialiser takes it."""
+    if key is None:
+        return None
+    return {k: {"B": base64.b64decode(v["B"])} if "B" in v else v for k, v in key.items()}
 
 
 def count_items(
@@ -82,7 +102,7 @@ def count_items(
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="count") as pool:
         futures = [
             pool.submit(
-                _count_segment,
+                count_segment,
                 client,
                 table,
                 segment,
@@ -94,4 +114,4 @@ def count_items(
             )
             for segment in range(segments)
         ]
-        return sum(future.result() for future in futures)
+        return sum(future.result()[0] for future in futures)

@@ -8,19 +8,20 @@ then the table is counted with as many Scan segments. One read budget covers bot
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..export.manifest import DataFile, Export
-from ..export.records import Record, RecordParser
+from ..export.records import RecordParser
 from ..restore.plan import TargetTable, parser_for
 from ..retry import RetryPolicy
 from ..write.budget import WriteBudget
 from .count import count_items
-from .expected import FinalState, file_records, final_state, in_sample
+from .expected import final_state, series_offsets
+from .filecheck import check_file
 from .readback import ReadBack
 from .tally import Tally
 
@@ -60,25 +61,6 @@ class _Expected:
             self.count += count
 
 
-def _final_records(
-    records: Iterator[Record],
-    state: FinalState,
-    positions: tuple[int, int],
-    settings: VerifySettings,
-    expected: _Expected,
-    progress: Callable[[int, int], None],
-) -> Iterator[Record]:
-    puts = 0
-    for record in records:
-        progress(1, 0)
-        if not state.is_final(*positions, record):
-            continue
-        puts += record.op == "put"
-        if in_sample(record, settings.sample):
-            yield record
-    expected.add(puts)
-
-
 def verify(
     exports: Sequence[Export],
     table: TargetTable,
@@ -97,7 +79,7 @@ def verify(
     tally = Tally(table.key_names)
     expected = _Expected()
 
-    def check_file(export_index: int, file_index: int, export: Export, file: DataFile) -> None:
+    def check_one(export_index: int, series_file: int, export: Export, file: DataFile) -> None:
         reader = ReadBack(
             client,
             table.name,
@@ -108,13 +90,22 @@ def verify(
             retry=retry,
             progress=report_progress,
         )
-        records = file_records(export, file, parsers[export_index], lambda: tally.add(rejected=1))
-        reader.check(_final_records(records, state, (export_index, file_index), settings, expected, report_progress))
+        checked = check_file(
+            export.folder,
+            file,
+            series_file,
+            parsers[export_index],
+            state,
+            reader,
+            sample=settings.sample,
+            progress=report_progress,
+        )
+        expected.add(checked.expected)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="verify") as pool:
         futures = [
-            pool.submit(check_file, e, f, export, file)
-            for e, export in enumerate(exports)
+            pool.submit(check_one, e, offset + f, export, file)
+            for e, (export, offset) in enumerate(zip(exports, series_offsets(exports), strict=True))
             for f, file in enumerate(export.files)
         ]
         for future in futures:

@@ -1,7 +1,8 @@
 """The read-back's results, added up by every worker: counts, and the first keys and paths that differ.
 
 Only counts and the first `LISTED` keys of each kind are kept, so a table that differs everywhere does not
-fill memory with its differences.
+fill memory with its differences. In AWS each chunk's tally goes to the run bucket as `as_dict()`, and the
+summary step adds them up with `merge`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ from .compare import differing_paths
 __all__ = ["Tally", "LISTED"]
 
 LISTED = 1000  # keys listed per kind in the report
+_COUNTS = (
+    "checked",
+    "equal",
+    "missing",
+    "different",
+    "deletes_checked",
+    "deleted_present",
+    "records_rejected",
+    "read_units",
+    "unprocessed_retries",
+    "throttle_retries",
+)
+_LISTS = ("missing_keys", "different_items", "deleted_present_keys")
 
 
 @dataclass
@@ -75,3 +89,16 @@ class Tally:
             self.unprocessed_retries += unprocessed
             self.throttle_retries += throttled
             self.records_rejected += rejected
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {name: getattr(self, name) for name in _COUNTS + _LISTS}
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add another tally's `as_dict()` to this one (the lists still hold the first `LISTED` of each kind)."""
+        with self._lock:
+            for name in _COUNTS:
+                setattr(self, name, getattr(self, name) + other.get(name, 0))
+            for name in _LISTS:
+                listed: list[dict[str, Any]] = getattr(self, name)
+                listed.extend(other.get(name, [])[: LISTED - len(listed)])
