@@ -1,5 +1,6 @@
 """The AWS side: the state machines' steps (plan, supersede, write a chunk, summarize), the run bucket, the
-stack's settings, starting and following an execution, and the Lambda handlers (thin: one call into steps).
+stack's settings, the run's transform file, starting and following an execution, and the Lambda handlers
+(thin: one call into steps).
 
-May import everything below it (export, write, restore); nothing below imports aws/.
+May import everything below it (export, write, transform, restore); nothing below imports aws/.
 """

@@ -14,11 +14,14 @@ which `NotRequired` cannot be seen at run time).
 
 from typing import NotRequired, TypedDict
 
+from ..transform.builtins import TransformSpec
+
 __all__ = [
     "ExecutionInput",
     "PlanEvent",
     "PlanResult",
     "Run",
+    "RunTransform",
     "ExportEntry",
     "FileEntry",
     "ExportStep",
@@ -40,6 +43,8 @@ class ExecutionInput(TypedDict, total=False):
     maxRejects: int
     allowGaps: bool
     fromIncremental: bool
+    transform: TransformSpec  # the built-ins: {"drop": [...], "mask": [...], "rename": {OLD: NEW}}
+    transformKey: str  # a transform file's key in the export bucket (under the stack's ExportPrefix)
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -62,6 +67,15 @@ class ExportEntry(TypedDict):
     items: int
 
 
+class RunTransform(TypedDict):
+    """The run's transform, checked by the plan: what each writer builds its pipeline from (transform/)."""
+
+    builtins: TransformSpec
+    fileKey: str | None
+    fileETag: str | None  # the version the plan checked: the writers read that one
+    keyTypes: dict[str, str]  # the table's key attribute types, which results are checked against
+
+
 class Run(TypedDict):
     """What every step of one run is told (`$.run`), fixed by the plan."""
 
@@ -78,6 +92,7 @@ class Run(TypedDict):
     startedAt: float  # epoch seconds
     exportCount: int
     exports: list[ExportEntry]
+    transform: NotRequired[RunTransform | None]
 
 
 class PlanResult(TypedDict):
