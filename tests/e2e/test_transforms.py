@@ -17,6 +17,7 @@ import pytest
 from ddb_restore.cli import main
 from support.compare import diff_tables, scan_items
 from support.history import TABLE_ARN, TIMES, History, Item
+from support.masking import masked_words
 from support.sample import full_records, write_export
 from support.tables import KEYS, create_table, dynamodb
 
@@ -58,14 +59,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
-
-
-def masked_words(text: str) -> str:
-    """The mask written out plainly: a word keeps its first and last letter, the rest become stars."""
-    words = []
-    for word in text.split(" "):
-        words.append("*" * len(word) if len(word) <= 2 else word[:1] + "*" * (len(word) - 2) + word[-1:])
-    return " ".join(words)
 
 
 FILTER = "def transform(item):\n    return None if int(item['sk']['N']) % 5 == 0 else item\n"
