@@ -228,6 +228,8 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
     client = wired.dynamodb(pool=max(10, args.workers + 2))
     table = describe_target(client, args.table)
     transform = pipeline_from_args(args, table)
+    if transform and verifying:
+        raise UsageError("--verify compares the table with the exports as they are: it cannot check a transformed copy")
     plan = make_plan(exports, table, args.max_wcu, transform)
     for line in plan.lines():
         print(line, flush=True)

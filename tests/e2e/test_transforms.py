@@ -16,9 +16,8 @@ import pytest
 
 from ddb_restore.cli import main
 from support.compare import diff_tables, scan_items
-from support.history import TABLE_ARN, TIMES, History, Item
+from support.history import History, Item, write_series
 from support.masking import masked_words
-from support.sample import full_records, write_export
 from support.tables import KEYS, create_table, dynamodb
 
 
@@ -33,25 +32,18 @@ def history() -> History:
 
 @pytest.fixture
 def exports(tmp_path: Path, history: History) -> list[Path]:
-    full = full_records(history.snapshots[0].values())
-    folders = [write_export(tmp_path, full, export_id="01714557600000-full", table_arn=TABLE_ARN)]
-    for n, lines in enumerate(history.windows):
-        folders.append(
-            write_export(
-                tmp_path,
-                lines,
-                export_id=f"0171455{n + 1}000000-inc{n + 1}",
-                table_arn=TABLE_ARN,
-                files=2,
-                empty_files=0,
-                incremental={
-                    "exportFromTime": TIMES[n],
-                    "exportToTime": TIMES[n + 1],
-                    "outputView": "NEW_AND_OLD_IMAGES",
-                },
-            )
-        )
-    return folders
+    return write_series(tmp_path, history)
+
+
+@pytest.fixture
+def table(dynalite: str) -> str:
+    return create_table(dynamodb(dynalite), f"x-{uuid.uuid4().hex[:8]}")
+
+
+def transform_file(tmp_path: Path, source: str) -> str:
+    path = tmp_path / "transform.py"
+    path.write_text(source)
+    return str(path)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -88,13 +80,11 @@ DEV_OPTIONS = (
 
 
 def test_a_series_restored_with_masks_drops_a_rename_and_a_filter_holds_exactly_the_dev_copy(
-    dynalite: str, exports: list[Path], history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    table: str, exports: list[Path], history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = create_table(dynamodb(dynalite), f"x-{uuid.uuid4().hex[:8]}")
-    (tmp_path / "filter.py").write_text(FILTER)
     report = tmp_path / "report.json"
     code, out, _ = run(
-        capsys, *map(str, exports), "--table", table, *DEV_OPTIONS, "--transform", str(tmp_path / "filter.py"),
+        capsys, *map(str, exports), "--table", table, *DEV_OPTIONS, "--transform", transform_file(tmp_path, FILTER),
         "--report", str(report),
     )  # fmt: skip
     assert code == 0, out
@@ -128,8 +118,8 @@ def test_a_key_remap_with_transform_key_lands_deletes_on_the_right_items(
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    (tmp_path / "remap.py").write_text(REMAP)
-    code, out, _ = run(capsys, *map(str, exports), "--table", table, "--transform", str(tmp_path / "remap.py"))
+    remap = transform_file(tmp_path, REMAP)
+    code, out, _ = run(capsys, *map(str, exports), "--table", table, "--transform", remap)
     assert code == 0, out
     expected = [
         {"id": {"S": f"{i['pk']['S']}#{i['sk']['N']}"}, **{k: v for k, v in i.items() if k not in KEYS}}
@@ -137,7 +127,7 @@ def test_a_key_remap_with_transform_key_lands_deletes_on_the_right_items(
     ]
     assert diff_tables(expected, scan_items(client, table), ("id",)) == []
     # revert applies the same transforms to the OldImages: back to the state before the last window
-    code, out, _ = run_revert(capsys, str(exports[3]), "--table", table, "--transform", str(tmp_path / "remap.py"))
+    code, out, _ = run_revert(capsys, str(exports[3]), "--table", table, "--transform", remap)
     assert code == 0, out
     expected = [
         {"id": {"S": f"{i['pk']['S']}#{i['sk']['N']}"}, **{k: v for k, v in i.items() if k not in KEYS}}
@@ -167,18 +157,15 @@ def transform(item):
 
 
 def test_a_transform_that_raises_or_returns_junk_gives_rejects_by_file_and_line(
-    dynalite: str, exports: list[Path], history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    table: str, exports: list[Path], history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = create_table(dynamodb(dynalite), f"b-{uuid.uuid4().hex[:8]}")
-    (tmp_path / "bad.py").write_text(BAD)
+    bad = transform_file(tmp_path, BAD)
     rejects = tmp_path / "rejects.jsonl"
-    code, out, err = run(
-        capsys, str(exports[0]), "--table", table, "--transform", str(tmp_path / "bad.py"), "--rejects", str(rejects)
-    )
+    code, out, _ = run(capsys, str(exports[0]), "--table", table, "--transform", bad, "--rejects", str(rejects))
     assert code == 1, out
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]
     reasons = {json.loads(r["record"])["Item"]["sk"]["N"]: r["reason"] for r in lines}
-    assert reasons["3"] == f"{tmp_path / 'bad.py'}: transform() raised ValueError: sk three is cursed"
+    assert reasons["3"] == f"{bad}: transform() raised ValueError: sk three is cursed"
     assert reasons["4"].endswith("transform() returned str, not an item (dict), a list of items or None")
     assert reasons["5"].startswith("transform result: 420,") and "more than DynamoDB's 400 KB" in reasons["5"]
     for reject in lines:  # the file and the line the record came from
@@ -188,6 +175,8 @@ def test_a_transform_that_raises_or_returns_junk_gives_rejects_by_file_and_line(
     rest = [i for i in history.snapshots[0].values() if i["sk"]["N"] not in ("3", "4", "5")]
     assert diff_tables(rest, scan_items(dynamodb(), table), KEYS) == []
     assert "3 rejected" in out
+    again = run(capsys, str(exports[0]), "--table", table, "--transform", bad, "--max-rejects", "3")
+    assert again[0] == 0  # within --max-rejects, as for any reject
 
 
 @pytest.mark.parametrize(
@@ -200,6 +189,7 @@ def test_a_transform_that_raises_or_returns_junk_gives_rejects_by_file_and_line(
         (("--transform", "REMAP_WITHOUT_KEY"), "transform() changes the key (pk / sk) of"),
         (("--transform", "missing.py"), "--transform missing.py: cannot be read"),
         (("--rename-attribute", "note"), "give OLD=NEW"),
+        (("--verify", "--drop-attribute", "note"), "--verify compares the table with the exports as they are"),
     ],
 )
 def test_a_transform_that_would_break_a_key_is_refused_before_writing(
@@ -207,7 +197,7 @@ def test_a_transform_that_would_break_a_key_is_refused_before_writing(
     exports: list[Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    options: tuple[str, str],
+    options: tuple[str, ...],
     message: str,
 ) -> None:
     table = create_table(
@@ -226,8 +216,8 @@ def test_a_transform_that_would_break_a_key_is_refused_before_writing(
             }
         ],
     )
-    (tmp_path / "shift.py").write_text("def transform(item):\n    return {**item, 'pk': {'S': 'moved'}}\n")
-    options = tuple(str(tmp_path / "shift.py") if o == "REMAP_WITHOUT_KEY" else o for o in options)
+    shift = transform_file(tmp_path, "def transform(item):\n    return {**item, 'pk': {'S': 'moved'}}\n")
+    options = tuple(shift if o == "REMAP_WITHOUT_KEY" else o for o in options)
     try:
         code, out, err = run(capsys, *map(str, exports), "--table", table, *options)
     except SystemExit as exited:  # argparse's own refusal

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from ddb_restore.cli import build_parser
 from ddb_restore.errors import InputError, RecordError
 from ddb_restore.export.records import RecordParser
 from ddb_restore.transform import Step, build_pipeline, load_user_functions, parse_spec
 from ddb_restore.transform.builtins import mask_value, spec_of
+from ddb_restore.transform.options import execution_input
 from ddb_restore.write.writer import WriteCounts
 
 
@@ -154,3 +156,17 @@ def test_a_key_change_without_transform_key_is_refused_on_the_sample() -> None:
     assert pipeline is not None
     with pytest.raises(InputError, match="defines no transform_key"):
         pipeline.check_keys_kept(record(ITEM), "f:1")
+
+
+def test_start_sends_the_options_as_the_execution_input() -> None:
+    args = build_parser().parse_args(
+        ["start", "s3://b/e/", "--stack-name", "s", "--drop-attribute", "a", "--drop-attribute", "b"]
+        + ["--rename-attribute", "c=d", "--transform", "s3://b/t/fan.py"]
+    )
+    assert execution_input(args, "b") == {
+        "transform": {"drop": ["a", "b"], "rename": {"c": "d"}},
+        "transformKey": "t/fan.py",
+    }
+    args.transform = "local.py"
+    with pytest.raises(InputError, match="in AWS the file must be in S3, in the export bucket"):
+        execution_input(args, "b")

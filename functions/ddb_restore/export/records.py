@@ -29,6 +29,7 @@ __all__ = [
     "Record",
     "RecordParser",
     "build_record",
+    "rewired",
     "decode_json_line",
     "decoder_for",
     "make_parser",
@@ -211,6 +212,12 @@ def build_record(
     parsed line's are. RecordError with the path and the reason when they are not a valid item or key."""
     size = _checked_size(attributes, where)
     return Record(op, _record_key(attributes, key_names, where), size, line, raw, _wire(op, attributes), timestamp)
+
+
+def rewired(record: Record, attributes: AttributeMap, size: int) -> Record:
+    """`record` with other attributes, already known valid and of `size` bytes (a change that keeps an item
+    valid and its key as it was: transform/'s built-ins), serialised again."""
+    return Record(record.op, record.key, size, record.line, record.raw, _wire(record.op, attributes), record.timestamp)
 
 
 def decode_json_line(line: bytes) -> Any:

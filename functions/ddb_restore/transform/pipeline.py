@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import orjson
 
 from ..errors import InputError, RecordError
-from ..export.records import Record, build_record
+from ..export.records import Record, build_record, rewired
+from ..export.sizes import measure
 from .builtins import Step, apply_steps, check_steps
 from .userfile import UserFunctions
 
@@ -67,6 +68,7 @@ class Pipeline:
         self.key_types = key_types
         self.parse_key_names = record_key_names(steps, user is not None, key_names)
         self._needles = tuple(orjson.dumps(step.name) + b":" for step in steps)
+        self._touched = tuple(dict.fromkeys(name for step in steps for name in (step.name, step.new) if name))
 
     def describe(self) -> str:
         parts = [str(step) for step in self.steps]
@@ -81,6 +83,8 @@ class Pipeline:
         if self.parse_key_names is not None and not any(needle in record.wire for needle in self._needles):
             return [record]
         attributes = record.attributes
+        if self.user is None and self.parse_key_names is not None:
+            return self._built_ins_alone(record, attributes, counts)
         changed = apply_steps(self.steps, attributes)
         function = (self.user.transform if record.op == "put" else self.user.transform_key) if self.user else None
         if function is None:
@@ -99,6 +103,18 @@ class Pipeline:
         if out and (len(out) > 1 or out[0].wire != record.wire):
             counts.items_transformed += 1
         return out
+
+    def _built_ins_alone(self, record: Record, attributes: dict[str, Any], counts: TransformCounts) -> list[Record]:
+        """The built-ins keep a valid item valid and its key as it was (builtins.check_steps): only the attributes
+        they touch are sized again, not the whole item."""
+        before = measure({name: attributes[name] for name in self._touched if name in attributes})
+        if not apply_steps(self.steps, attributes):
+            return [record]
+        size = record.size - before + measure({name: attributes[name] for name in self._touched if name in attributes})
+        if size > MAX_ITEM_BYTES:
+            raise RecordError(f"record after the built-in transforms: {size:,} bytes, more than DynamoDB's 400 KB")
+        counts.items_transformed += 1
+        return [rewired(record, attributes, size)]
 
     def _call(self, function: Callable[[dict[str, Any]], Any], attributes: dict[str, Any], op: str) -> list[Any]:
         name = function.__name__
