@@ -36,6 +36,7 @@ from .restore.rejects import RejectsFile
 from .restore.report import build_report
 from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
+from .transform.options import add_transform_arguments, execution_input, pipeline_from_args
 from .verify.plan import read_plan
 from .verify.report import build_report as build_verify_report
 from .verify.report import summary_line
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in (run, revert):
         _add_write_options(command)
+        add_transform_arguments(command)
     run.add_argument("--verify", action="store_true", help="after the restore, verify the table (as `verify` does)")
     _add_read_options(run)
 
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--max-rcu", type=_positive, help="read units per second for the whole verify")
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
     start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
+    add_transform_arguments(start)
 
     status = commands.add_parser("status", help="show a restore execution in AWS, running or finished")
     status.add_argument("execution_arn", metavar="EXECUTION_ARN")
@@ -226,7 +229,10 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         exports = order_series(loaded, allow_gaps=args.allow_gaps, from_incremental=args.from_incremental)
     client = wired.dynamodb(pool=max(10, args.workers + 2))
     table = describe_target(client, args.table)
-    plan = make_plan(exports, table, args.max_wcu)
+    transform = pipeline_from_args(args, table)
+    if transform and verifying:
+        raise UsageError("--verify compares the table with the exports as they are: it cannot check a transformed copy")
+    plan = make_plan(exports, table, args.max_wcu, transform)
     for line in plan.lines():
         print(line, flush=True)
     if args.skip_newer:
@@ -248,6 +254,7 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         workers=args.workers,
         revert=reverting,
         skip_newer=args.skip_newer,
+        transform=transform,
     )
     try:
         with Progress(plan.items, clock=clock) as progress:
@@ -381,6 +388,7 @@ def _start(args: argparse.Namespace, wired: Wiring) -> int:
     }
     s3 = wired.s3(session)
     exports = expand_exports(args.exports, s3)
+    options.update(execution_input(args, exports[0].removeprefix("s3://").split("/")[0]))
     arn = start_restore(sfn, outputs["ParentStateMachineArn"], exports, options, wired.clock)
     print(f"started {arn}", flush=True)
     if args.no_wait:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ddb_restore.cli import main
 from ddb_restore.export.supersede import _repeated
 from support.compare import diff_tables, scan_items
-from support.history import TABLE_ARN, TIMES, History, Item, item, key
+from support.history import TABLE_ARN, TIMES, History, Item, item, key, write_series
 from support.sample import full_records, write_export
 from support.tables import KEYS, create_table, dynamodb
 
@@ -35,28 +35,7 @@ def history() -> History:
 
 @pytest.fixture
 def exports(tmp_path: Path, history: History) -> list[Path]:
-    folders = [
-        write_export(
-            tmp_path, full_records(history.snapshots[0].values()), export_id="01714557600000-full", table_arn=TABLE_ARN
-        )
-    ]
-    for n, lines in enumerate(history.windows):
-        folders.append(
-            write_export(
-                tmp_path,
-                lines,
-                export_id=f"0171455{n + 1}000000-inc{n + 1}",
-                table_arn=TABLE_ARN,
-                files=2,
-                empty_files=0,
-                incremental={
-                    "exportFromTime": TIMES[n],
-                    "exportToTime": TIMES[n + 1],
-                    "outputView": "NEW_AND_OLD_IMAGES",
-                },
-            )
-        )
-    return folders
+    return write_series(tmp_path, history)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ddb_restore.cli import main
 from support.botocore_faults import THROTTLE, UNPROCESSED, BatchWriteFaults
 from support.compare import diff_tables, scan_items
 from support.exports import data_files
+from support.masking import masked_words
 from support.sample import full_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
@@ -155,8 +156,10 @@ def test_a_failed_file_fails_the_restore_and_a_second_run_finishes_without_redoi
         ({"bucket": "someone-elses-bucket"}, "is not the stack's export bucket"),
         ({"table": "Other"}, "is not one this stack writes"),
         ({"maxWcu": -5}, "maxWcu must be a positive number"),
+        ({"transform": {"drop": ["pk"]}}, "--drop-attribute pk: dropping the table's key attribute"),
+        ({"transformKey": "exports/no-such-file.py"}, "transformKey 'exports/no-such-file.py' cannot be read"),
     ],
-    ids=["other-bucket", "other-table", "bad-budget"],
+    ids=["other-bucket", "other-table", "bad-budget", "drop-key", "no-transform-file"],
 )
 def test_the_plan_refuses_bad_input_before_anything_is_written(
     aws: LocalAws, tmp_path: Path, extra: dict[str, Any], message: str
@@ -266,3 +269,41 @@ def test_a_series_given_out_of_order_is_applied_in_time_order_by_the_state_machi
         main(["start", f"s3://{BUCKET}/exports/AWSDynamoDB/", "--stack-name", "sam-app", "--poll-seconds", "0.2"]) == 0
     )
     assert diff_tables([updated, *items[2:]], table_items(), KEYS) == []
+
+
+FAN_OUT = """
+def transform(item):
+    sk = int(item["sk"]["N"])
+    if sk % 10 == 9:
+        return None
+    return [item, {**item, "sk": {"N": str(sk + 100000)}}]
+
+
+def transform_key(key):
+    return key
+"""
+
+
+def test_transforms_in_the_input_and_a_file_in_the_export_bucket_run_in_the_writers(
+    aws: LocalAws, tmp_path: Path
+) -> None:
+    items = sample_items(230, large=False)
+    upload(tmp_path, items, files=1, empty_files=0)
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="exports/transforms/fan.py", Body=FAN_OUT.encode())
+    create_table(boto3.client("dynamodb"), "Orders")
+    deployed = deploy(CHUNK_MAX_RECORDS="100")
+    builtins = {"drop": ["blob"], "mask": ["name"], "rename": {"price": "cost"}}
+    execution = restore(deployed, "dev", transform=builtins, transformKey="exports/transforms/fan.py")
+    assert execution["status"] == "SUCCEEDED", execution
+    expected = []
+    for item in items:
+        if int(item["sk"]["N"]) % 10 == 9:
+            continue
+        copy = {k: v for k, v in item.items() if k not in ("blob", "price", "name")}
+        copy.update(cost=item["price"], name={"S": masked_words(item["name"]["S"])})
+        expected += [copy, {**copy, "sk": {"N": str(int(item["sk"]["N"]) + 100000)}}]
+    assert diff_tables(expected, table_items(), KEYS) == []
+    assert [c.event.get("cursor") for c in chunk_calls(aws)] == [0, 100, 200]  # a fan-out keeps the cursor exact
+    got = report(deployed, "dev")
+    assert (got["items_put"], got["items_filtered"], got["items_fanned_out"]) == (414, 23, 207)
+    assert got["items_transformed"] == 207

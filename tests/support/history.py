@@ -4,8 +4,10 @@ export records (inserts, updates, deletes, re-inserts, keys with two records in 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from support.sample import full_records, write_export
 from support.tables import KEYS
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/History"
@@ -74,3 +76,27 @@ class History:
             self.state[k] = last
         self.windows.append(lines)
         self.snapshots.append(dict(self.state))
+
+
+def write_series(root: Path, history: History) -> list[Path]:
+    """The history as exports under `root`: the full export of its first state, then one incremental per window
+    (two data files each, NEW_AND_OLD_IMAGES), in time order."""
+    full = full_records(history.snapshots[0].values())
+    folders = [write_export(root, full, export_id="01714557600000-full", table_arn=TABLE_ARN)]
+    for n, lines in enumerate(history.windows):
+        folders.append(
+            write_export(
+                root,
+                lines,
+                export_id=f"0171455{n + 1}000000-inc{n + 1}",
+                table_arn=TABLE_ARN,
+                files=2,
+                empty_files=0,
+                incremental={
+                    "exportFromTime": TIMES[n],
+                    "exportToTime": TIMES[n + 1],
+                    "outputView": "NEW_AND_OLD_IMAGES",
+                },
+            )
+        )
+    return folders

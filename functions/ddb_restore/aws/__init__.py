@@ -1,6 +1,6 @@
 """The AWS side: the state machines' steps (plan, supersede, write a chunk, summarize; verifying.py: the verify
-steps), the run bucket, the stack's settings, starting and following an execution, and the Lambda handlers
-(thin: one call into steps).
+steps), the run bucket, the stack's settings, the run's transform file, starting and following an execution, and
+the Lambda handlers (thin: one call into steps).
 
-May import everything below it (export, write, restore, verify); nothing below imports aws/.
+May import everything below it (export, write, transform, restore, verify); nothing below imports aws/.
 """

@@ -14,11 +14,14 @@ which `NotRequired` cannot be seen at run time).
 
 from typing import NotRequired, TypedDict
 
+from ..transform.builtins import TransformSpec
+
 __all__ = [
     "ExecutionInput",
     "PlanEvent",
     "PlanResult",
     "Run",
+    "RunTransform",
     "ExportEntry",
     "FileEntry",
     "ExportStep",
@@ -47,6 +50,8 @@ class ExecutionInput(TypedDict, total=False):
     fromIncremental: bool
     verify: bool  # after the last export, read the table back and compare (verify.json)
     maxRcu: float  # the verify's read units per second, all items together
+    transform: TransformSpec  # the built-ins: {"drop": [...], "mask": [...], "rename": {OLD: NEW}}
+    transformKey: str  # a transform file's key in the export bucket (under the stack's ExportPrefix)
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -69,6 +74,15 @@ class ExportEntry(TypedDict):
     items: int
 
 
+class RunTransform(TypedDict):
+    """The run's transform, checked by the plan: what each writer builds its pipeline from (transform/)."""
+
+    builtins: TransformSpec
+    fileKey: str | None
+    fileETag: str | None  # the version the plan checked: the writers read that one
+    keyTypes: dict[str, str]  # the table's key attribute types, which results are checked against
+
+
 class Run(TypedDict):
     """What every step of one run is told (`$.run`), fixed by the plan."""
 
@@ -87,6 +101,7 @@ class Run(TypedDict):
     exports: list[ExportEntry]
     verify: NotRequired[bool]
     maxRcu: NotRequired[float | None]
+    transform: NotRequired[RunTransform | None]
 
 
 class PlanResult(TypedDict):

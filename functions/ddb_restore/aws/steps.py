@@ -36,11 +36,24 @@ from ..restore.plan import describe_target, make_plan
 from ..restore.rejects import RejectsFile
 from ..restore.report import FileResult, build_report
 from ..retry import RetryPolicy
+from ..transform import build_pipeline, parse_spec
 from ..write.budget import WriteBudget
 from ..write.writer import BatchWriter, WriteCounts
 from .runstore import RunStore
 from .settings import StackSettings
-from .state import ChunkState, ExportEntry, ExportStep, FileEntry, PlanEvent, PlanResult, Run, Summary, SupersededResult
+from .state import (
+    ChunkState,
+    ExportEntry,
+    ExportStep,
+    FileEntry,
+    PlanEvent,
+    PlanResult,
+    Run,
+    RunTransform,
+    Summary,
+    SupersededResult,
+)
+from .transformfile import read_transform_file, run_key_names, run_pipeline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -94,7 +107,18 @@ def plan_execution(
         loaded, allow_gaps=bool(event.get("allowGaps")), from_incremental=bool(event.get("fromIncremental"))
     )
     table = describe_target(dynamodb, table_name)
-    plan = make_plan(exports, table, max_wcu)
+    steps = parse_spec(event.get("transform"))
+    file_key = event.get("transformKey") or None
+    user, etag = read_transform_file(s3, bucket, file_key) if file_key else (None, None)
+    transform = build_pipeline(steps, user, table)
+    if transform and event.get("verify"):
+        raise InputError('"verify" compares the table with the exports as they are: it cannot check a transformed copy')
+    plan = make_plan(exports, table, max_wcu, transform)
+    run_transform: RunTransform | None = (
+        {"builtins": event.get("transform") or {}, "fileKey": file_key, "fileETag": etag, "keyTypes": table.key_types}
+        if transform
+        else None
+    )
     store = RunStore(s3, settings.run_bucket, run_id)
     described: list[ExportEntry] = []
     for index, export in enumerate(exports):
@@ -133,6 +157,7 @@ def plan_execution(
             "exports": described,
             "verify": bool(event.get("verify")),  # then the verify steps (verifying.py) follow the last export
             "maxRcu": _positive(event, "maxRcu", None),
+            "transform": run_transform,
         },
         "current": described[0],
         "plan": plan.lines(),
@@ -146,7 +171,7 @@ def find_export_superseded(event: ExportStep, settings: StackSettings, s3: S3Cli
     run, export = event["run"], event["current"]
     bucket = settings.check_bucket(run["exportBucket"])
     loaded = load_export(S3Folder(s3, bucket, export["prefix"]))
-    parser = make_parser(loaded.output_format, loaded.incremental, tuple(run["keyNames"]))
+    parser = make_parser(loaded.output_format, loaded.incremental, run_key_names(run))
     winners = find_superseded(loaded, parser)
     key = None
     if winners:
@@ -212,7 +237,7 @@ def write_file_chunk(
         def should_stop(lines: int) -> bool:
             return remaining_ms() < reserve_ms or 0 < settings.chunk_max_records <= lines
 
-        parser = make_parser(export.get("format", "DYNAMODB_JSON"), bool(export["incremental"]), key_names)
+        parser = make_parser(export.get("format", "DYNAMODB_JSON"), bool(export["incremental"]), run_key_names(run))
         winners = _winners(store, export.get("supersededKey"))
         try:
             chunk = write_chunk(
@@ -223,6 +248,7 @@ def write_file_chunk(
                 cursor,
                 should_stop,
                 winners,
+                run_pipeline(run, s3),
             )
             state.update(
                 {"cursor": chunk.line, "done": chunk.done, "status": "done" if chunk.done else "running", "stalls": 0}

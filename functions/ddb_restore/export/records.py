@@ -28,6 +28,8 @@ from .sizes import NUMBER, Invalid, measure, strict_base64
 __all__ = [
     "Record",
     "RecordParser",
+    "build_record",
+    "rewired",
     "decode_json_line",
     "decoder_for",
     "make_parser",
@@ -38,6 +40,7 @@ __all__ = [
 
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
+
 
 @dataclass(slots=True)
 class Record:
@@ -187,6 +190,36 @@ def _wire(op: Op, attributes: AttributeMap) -> bytes:
     return b'{"DeleteRequest":{"Key":' + body + b"}}"
 
 
+def _record_key(attributes: AttributeMap, key_names: tuple[str, ...], where: str) -> tuple[str, ...]:
+    try:
+        # key_of's strings, built directly: B keys as bytes (the form botocore parses UnprocessedItems
+        # into, which key_of must match); S and N values are already as sent.
+        return tuple([repr(_as_sent(v) if "B" in v else v) for v in map(attributes.__getitem__, key_names)])
+    except KeyError as err:
+        raise RecordError(f"{where} lacks the table's key attribute {err.args[0]!r}") from None
+
+
+def build_record(
+    op: Op,
+    attributes: AttributeMap,
+    key_names: tuple[str, ...],
+    line: int,
+    raw: bytes,
+    timestamp: int | None,
+    where: str,
+) -> Record:
+    """A record from attributes made after parsing (a transform's result): checked, sized and serialised as a
+    parsed line's are. RecordError with the path and the reason when they are not a valid item or key."""
+    size = _checked_size(attributes, where)
+    return Record(op, _record_key(attributes, key_names, where), size, line, raw, _wire(op, attributes), timestamp)
+
+
+def rewired(record: Record, attributes: AttributeMap, size: int) -> Record:
+    """`record` with other attributes, already known valid and of `size` bytes (a change that keeps an item
+    valid and its key as it was: transform/'s built-ins), serialised again."""
+    return Record(record.op, record.key, size, record.line, record.raw, _wire(record.op, attributes), record.timestamp)
+
+
 def decode_json_line(line: bytes) -> Any:
     """One DYNAMODB_JSON data-file line → its document."""
     try:
@@ -207,7 +240,7 @@ def decoder_for(output_format: str) -> Callable[[bytes], Any]:
 
 
 def make_parser(
-    output_format: str, incremental: bool, key_names: tuple[str, ...], *, revert: bool = False
+    output_format: str, incremental: bool, key_names: tuple[str, ...] | None, *, revert: bool = False
 ) -> RecordParser:
     """The parser of an export's format and kind (both drivers build theirs here)."""
     return RecordParser(incremental=incremental, key_names=key_names, decode=decoder_for(output_format), revert=revert)
@@ -217,7 +250,9 @@ class RecordParser:
     """Turns the lines of one export's data files into `Record`s.
 
     `incremental` selects the record shape (`Item` for a full export; `Keys`/`NewImage` for an incremental
-    one), `key_names` the table's key attributes (hash first), used to name each record's item. `decode`
+    one), `key_names` the table's key attributes (hash first), used to name each record's item, or None to
+    name it by the export's own key, before a transform that may change keys: an incremental record's `Keys`
+    (latest-record-wins is decided on them), nothing for a full export's (transform/ keys its results). `decode`
     turns a line into its document (JSON here; ION in ion.py gives the very same documents). With `revert`,
     an incremental record undoes its change instead: `OldImage` is put back, or `Keys` deleted when the
     item did not exist before the window.
@@ -227,7 +262,7 @@ class RecordParser:
         self,
         *,
         incremental: bool,
-        key_names: tuple[str, ...],
+        key_names: tuple[str, ...] | None,
         decode: Callable[[bytes], Any] = decode_json_line,
         revert: bool = False,
     ) -> None:
@@ -257,7 +292,8 @@ class RecordParser:
             raise RecordError("a full-export record must hold an 'Item' object")
         item = doc["Item"]
         size = _checked_size(item, "Item")
-        return Record("put", self._key(item, "Item"), size, line_no, raw, _wire("put", item))
+        key = _record_key(item, self.key_names, "Item") if self.key_names is not None else ()
+        return Record("put", key, size, line_no, raw, _wire("put", item))
 
     def _incremental(self, doc: dict[str, Any], line_no: int, line: bytes) -> Record:
         return self._change(doc, "NewImage", line_no, line)
@@ -271,12 +307,14 @@ class RecordParser:
         item = doc.get(image)
         if item is not None:
             size = _checked_size(item, image)
-            return Record("put", self._key(item, image), size, line_no, line, _wire("put", item), timestamp)
+            key = _record_key(item, self.key_names, image) if self.key_names is not None else self._own_key(doc)
+            return Record("put", key, size, line_no, line, _wire("put", item), timestamp)
         if "Keys" not in doc:
             raise RecordError(f"an incremental record must hold 'Keys' or '{image}'")
         keys = doc["Keys"]
         size = _checked_size(keys, "Keys")
-        return Record("delete", self._key(keys, "Keys"), size, line_no, line, _wire("delete", keys), timestamp)
+        key = _record_key(keys, self.key_names, "Keys") if self.key_names is not None else self._own_key(doc)
+        return Record("delete", key, size, line_no, line, _wire("delete", keys), timestamp)
 
     @staticmethod
     def _timestamp(metadata: Any) -> int | None:
@@ -285,10 +323,11 @@ class RecordParser:
         except (TypeError, KeyError, ValueError):
             return None
 
-    def _key(self, attributes: AttributeMap, where: str) -> tuple[str, ...]:
-        try:
-            # key_of's strings, built directly: B keys as bytes (the form botocore parses UnprocessedItems
-            # into, which key_of must match); S and N values are already as sent.
-            return tuple([repr(_as_sent(v) if "B" in v else v) for v in map(attributes.__getitem__, self.key_names)])
-        except KeyError as err:
-            raise RecordError(f"{where} lacks the table's key attribute {err.args[0]!r}") from None
+    @staticmethod
+    def _own_key(doc: dict[str, Any]) -> tuple[str, ...]:
+        """An incremental record's identity by its own `Keys`, whatever the target table's key."""
+        keys = doc.get("Keys")
+        if not isinstance(keys, dict) or not keys:
+            raise RecordError("an incremental record must hold its 'Keys'")
+        _checked_size(keys, "Keys")
+        return _record_key(keys, tuple(sorted(keys)), "Keys")

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from ..errors import DataFileError, RecordError, RestoreError
 from ..export.datafile import read_lines
 from ..export.manifest import DataFile
-from ..export.records import RecordParser
+from ..export.records import Record, RecordParser
 from ..export.storage import Folder
 from ..export.supersede import Winners, loses
+from ..transform import Pipeline
 from ..write.writer import BatchWriter, WriteCounts
 
 __all__ = ["ChunkResult", "chunk_steps", "write_chunk"]
@@ -47,9 +48,10 @@ def write_chunk(
     start_line: int = 0,
     should_stop: Callable[[int], bool] = lambda lines: False,
     winners: Winners | None = None,
+    transform: Pipeline | None = None,
 ) -> ChunkResult:
     """`chunk_steps` run to its end."""
-    steps = chunk_steps(folder, file, parser, writer, start_line, should_stop, winners)
+    steps = chunk_steps(folder, file, parser, writer, start_line, should_stop, winners, transform)
     while True:
         try:
             next(steps)
@@ -66,11 +68,14 @@ def chunk_steps(
     start_line: int = 0,
     should_stop: Callable[[int], bool] = lambda lines: False,
     winners: Winners | None = None,
+    transform: Pipeline | None = None,
 ) -> Generator[None, None, ChunkResult]:
     """Apply the file's records after line `start_line` until the file ends or `should_stop(lines)` says so.
 
     `should_stop` is asked every few lines with the number of lines this chunk has read so far. `winners`
-    (supersede.py) names the keys of an incremental export with several records: the losing ones are skipped.
+    (supersede.py) names the keys of an incremental export with several records: the losing ones are skipped,
+    before `transform` (transform/) turns each record into the ones to write. All the items of one record share
+    its line, so the cursor stays exact through a fan-out.
 
     A RestoreError leaves with `.cursor` set to the exact line to resume after, so a report can say how far
     the file got: a DataFileError (corrupt, truncated, MD5 or count mismatch) after the records read before
@@ -88,6 +93,8 @@ def chunk_steps(
                     else:
                         if winners and loses(record, winners, revert=parser.revert):
                             writer.skip_superseded()
+                        elif transform is not None:
+                            _add_transformed(transform, record, writer)
                         else:
                             writer.add(record)
                     line = line_no
@@ -104,3 +111,16 @@ def chunk_steps(
         err.cursor = writer.safe_cursor(line)
         raise
     return ChunkResult(line, True, writer.counts)
+
+
+def _add_transformed(transform: Pipeline, record: Record, writer: BatchWriter) -> None:
+    """Queue what the transform makes of `record`; its failure is the record's reject."""
+    try:
+        results = transform.apply(record, writer.counts)
+    except RecordError as err:
+        writer.reject_line(record.line, str(err), record.raw)
+        return
+    if not results:
+        writer.skip_filtered()
+    for result in results:
+        writer.add(result)

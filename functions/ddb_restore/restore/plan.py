@@ -19,8 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import DataFileError, KeySchemaMismatch, RecordError, TargetTableError
 from ..export.datafile import read_lines
 from ..export.manifest import Export
-from ..export.records import RecordParser, make_parser, write_units
+from ..export.records import Record, RecordParser, make_parser, write_units
 from ..export.series import overlaps
+from ..transform import Pipeline
+from ..write.writer import WriteCounts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -86,9 +88,13 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
     )
 
 
-def parser_for(export: Export, table: TargetTable, *, revert: bool = False) -> RecordParser:
-    """The parser for this export's format and kind; `revert` undoes an incremental export's changes."""
-    return make_parser(export.output_format, export.incremental, table.key_names, revert=revert)
+def parser_for(
+    export: Export, table: TargetTable, *, revert: bool = False, transform: Pipeline | None = None
+) -> RecordParser:
+    """The parser for this export's format and kind; `revert` undoes an incremental export's changes. Before a
+    transform that may change keys, records are keyed by the export's own keys (records.py)."""
+    key_names = transform.parse_key_names if transform else table.key_names
+    return make_parser(export.output_format, export.incremental, key_names, revert=revert)
 
 
 def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]:
@@ -99,20 +105,43 @@ def _key_images(doc: dict[str, Any], incremental: bool) -> list[tuple[str, Any]]
 
 def _check_key_types(doc: dict[str, Any], incremental: bool, table: TargetTable, where: str) -> None:
     for image_name, image in _key_images(doc, incremental):
-        for name in table.key_names:
-            value = image.get(name) if isinstance(image, dict) else None
-            expected = table.key_types[name]
-            if not isinstance(value, dict) or expected not in value:
-                found = f"as {next(iter(value))}" if isinstance(value, dict) and value else "missing"
-                raise KeySchemaMismatch(
-                    f"{where}: {image_name} has key attribute {name!r} {found}, but table {table.name!r} "
-                    f"has key {table.describe_key()}: is this the right table?"
-                )
+        _check_image_keys(image_name, image, table, where)
 
 
-def sample_units(export: Export, table: TargetTable) -> tuple[float, int]:
-    """Check the first records' keys; return (write units per record incl. GSIs, records sampled)."""
-    parser = parser_for(export, table)
+def _check_image_keys(image_name: str, image: Any, table: TargetTable, where: str) -> None:
+    for name in table.key_names:
+        value = image.get(name) if isinstance(image, dict) else None
+        expected = table.key_types[name]
+        if not isinstance(value, dict) or expected not in value:
+            found = f"as {next(iter(value))}" if isinstance(value, dict) and value else "missing"
+            raise KeySchemaMismatch(
+                f"{where}: {image_name} has key attribute {name!r} {found}, but table {table.name!r} "
+                f"has key {table.describe_key()}: is this the right table?"
+            )
+
+
+def _transformed_sample(
+    transform: Pipeline, record: Record, table: TargetTable, where: str
+) -> tuple[list[Record], str | None]:
+    """The sampled record's results, their keys checked against the table; or the transform's error."""
+    transform.check_keys_kept(record, where)
+    try:
+        results = transform.apply(record, WriteCounts())
+    except RecordError as err:
+        if "key attribute" in str(err):  # every record would be refused: the table's key, not this record
+            raise KeySchemaMismatch(f"{where}: {err}: is this the right table?") from None
+        return [], f"{where}: {err}"
+    for result in results:
+        _check_image_keys(
+            f"{'Keys' if result.op == 'delete' else 'the item'} after transforms", result.attributes, table, where
+        )
+    return results, None
+
+
+def sample_units(export: Export, table: TargetTable, transform: Pipeline | None = None) -> tuple[float, int]:
+    """Check the first records' keys (after `transform`); return (write units per record incl. GSIs, records
+    sampled)."""
+    parser = parser_for(export, table, transform=transform)
     first = next((f for f in export.files if f.item_count > 0), None)
     if first is None:
         return 0.0, 0
@@ -127,9 +156,15 @@ def sample_units(export: Export, table: TargetTable) -> tuple[float, int]:
                 if "key attribute" in str(err):
                     _check_key_types(parser.decode(text), export.incremental, table, where)
             else:
-                _check_key_types(parser.decode(text), export.incremental, table, where)
-                indexes = sum(all(k in record.item for k in keys) for _, keys in table.gsis)
-                units += write_units(record.size) * (1 + (indexes if record.op == "put" else 0))
+                results = [record]
+                if transform:
+                    results, error = _transformed_sample(transform, record, table, where)
+                    first_error = first_error or error
+                else:
+                    _check_key_types(parser.decode(text), export.incremental, table, where)
+                for result in results:
+                    indexes = sum(all(k in result.item for k in keys) for _, keys in table.gsis)
+                    units += write_units(result.size) * (1 + (indexes if result.op == "put" else 0))
                 sampled += 1
             if line_no >= SAMPLE_RECORDS:
                 break
@@ -145,6 +180,7 @@ class Plan:
     units_per_record: list[float]
     max_wcu: float | None
     estimate_basis: list[str]  # for each export, what its units per record came from
+    transform: Pipeline | None = None
 
     @property
     def items(self) -> int:
@@ -180,6 +216,8 @@ class Plan:
             checks = [*export.checks, f"{len(export.files)} data-file keys inside the export folder"]
             out.append("  checked: " + "; ".join(checks))
         out += [f"note: {note}" for note in overlaps(self.exports)]
+        if self.transform:
+            out.append(self.transform.describe())
         t = self.table
         out.append(
             f"target: table {t.name} ({t.status}, {t.billing_mode}"
@@ -218,15 +256,18 @@ def _billed_bytes_per_item(export: Export) -> tuple[float | None, str]:
     return billed / count, ""
 
 
-def make_plan(exports: list[Export], table: TargetTable, max_wcu: float | None) -> Plan:
-    """Check every export against the table (keys, first records) and estimate the work. Writes nothing.
+def make_plan(
+    exports: list[Export], table: TargetTable, max_wcu: float | None, transform: Pipeline | None = None
+) -> Plan:
+    """Check every export against the table (keys, first records, after `transform`) and estimate the work.
+    Writes nothing.
 
     Units per record: the sampled records' average, or the export's billed bytes per item when that is
     larger and plausible (the first records need not be typical: one large item later costs hundreds of units).
     """
     units, basis = [], []
     for export in exports:
-        sampled, count = sample_units(export, table)
+        sampled, count = sample_units(export, table, transform)
         per_item, why_not = _billed_bytes_per_item(export)
         billed_units = per_item / 1024 * (1 + len(table.gsis)) if per_item is not None else 0.0
         if billed_units > sampled:
@@ -236,4 +277,4 @@ def make_plan(exports: list[Export], table: TargetTable, max_wcu: float | None) 
             units.append(sampled)
             reason = why_not or "billed bytes per item are not larger"
             basis.append(f"the {count} sampled records' sizes ({reason})" if count else "no records")
-    return Plan(exports, table, units, max_wcu, basis)
+    return Plan(exports, table, units, max_wcu, basis, transform)

@@ -19,6 +19,7 @@ from ..errors import DataFileError, RestoreError
 from ..export.manifest import DataFile, Export
 from ..export.supersede import Winners, find_superseded
 from ..retry import RereadPolicy, RetryPolicy
+from ..transform import Pipeline
 from ..write.budget import WriteBudget
 from ..write.writer import BatchWriter
 from .chunk import chunk_steps
@@ -47,6 +48,7 @@ class RunSettings:
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
     revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
     skip_newer: str | None = None  # conditional writes: keep items whose numeric attribute is newer
+    transform: Pipeline | None = None  # what each record goes through before it is written (transform/)
 
 
 def _deadline(seconds: float | None, clock: Clock) -> Callable[[int], bool]:
@@ -81,7 +83,7 @@ def _restore_file(
         progress=progress,
         skip_newer=settings.skip_newer,
     )
-    parser = parser_for(export, table, revert=settings.revert)
+    parser = parser_for(export, table, revert=settings.revert, transform=settings.transform)
     transient_failures = 0
     while True:
         try:
@@ -93,6 +95,7 @@ def _restore_file(
                 result.line,
                 should_stop=_deadline(settings.chunk_seconds, settings.clock),
                 winners=winners,
+                transform=settings.transform,
             )
         except DataFileError as err:
             result.line = err.cursor if err.cursor is not None else result.line
@@ -139,7 +142,9 @@ def restore(
                 r.status, r.error = "skipped", "not started: an earlier export did not finish"
             continue
         try:
-            winners = find_superseded(export, parser_for(export, table, revert=settings.revert))
+            winners = find_superseded(
+                export, parser_for(export, table, revert=settings.revert, transform=settings.transform)
+            )
         except DataFileError:  # a file unreadable in the first pass fails below, by name, when it is written
             winners = {}
         jobs = SharedQueue(

@@ -48,6 +48,9 @@ class WriteCounts:
     items_rejected: int = 0
     items_superseded: int = 0  # incremental records skipped: a later change of the same key is in the export
     items_skipped_newer: int = 0  # --skip-newer: the table already held a newer version
+    items_transformed: int = 0  # records a transform changed (transform/)
+    items_filtered: int = 0  # records a transform skipped (it returned None)
+    items_fanned_out: int = 0  # items a transform added (a record that became 3 items adds 2)
     throttle_retries: int = 0
     unprocessed_retries: int = 0
     server_error_retries: int = 0
@@ -131,6 +134,12 @@ class BatchWriter:
     def skip_superseded(self) -> None:
         """Account for a record skipped because a later change of its key wins."""
         self.counts.items_superseded += 1
+        if self.progress:
+            self.progress(1, 0)
+
+    def skip_filtered(self) -> None:
+        """Account for a record a transform filtered out."""
+        self.counts.items_filtered += 1
         if self.progress:
             self.progress(1, 0)
 
