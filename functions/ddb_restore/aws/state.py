@@ -22,6 +22,8 @@ __all__ = [
     "ExportEntry",
     "FileEntry",
     "ExportStep",
+    "RunStep",
+    "WarmResult",
     "SupersededResult",
     "ChunkState",
     "Summary",
@@ -40,6 +42,7 @@ class ExecutionInput(TypedDict, total=False):
     maxRejects: int
     allowGaps: bool
     fromIncremental: bool
+    prewarm: bool  # raise an on-demand table's warm throughput to the planned rate before the first write
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -73,7 +76,9 @@ class Run(TypedDict):
     keyNames: list[str]
     maxWcu: float | None
     fileWcu: float | None  # each child's share of maxWcu
-    maxConcurrency: int
+    maxConcurrency: int  # files the Distributed Map runs at once: the input's, or the plan's choice
+    prewarmWcu: int | None  # the warm throughput to reach before writing (None: no pre-warm)
+    prewarmPollSeconds: int  # the parent's wait between two looks at a pre-warm under way
     maxRejects: int
     startedAt: float  # epoch seconds
     exportCount: int
@@ -91,6 +96,19 @@ class ExportStep(TypedDict):
 
     run: Run
     current: ExportEntry
+
+
+class RunStep(TypedDict):
+    """The event of a step that needs only the run: the pre-warm."""
+
+    run: Run
+
+
+class WarmResult(TypedDict):
+    """The pre-warm step's result (`$.warm` in the parent): the parent waits and looks again until ready."""
+
+    ready: bool
+    status: str
 
 
 class SupersededResult(TypedDict):
