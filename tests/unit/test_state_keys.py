@@ -15,6 +15,7 @@ CHILD = json.loads((ASL / "child.asl.json").read_text())
 # What each Lambda step returns (its `$.Payload`).
 RESULTS = {
     "${PlanFunctionArn}": state.PlanResult,
+    "${PrewarmFunctionArn}": state.WarmResult,
     "${SupersedeFunctionArn}": state.SupersededResult,
     "${SummarizeFunctionArn}": state.Summary,
 }
@@ -44,7 +45,7 @@ def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def test_what_the_parent_reads_of_the_run_the_export_and_the_summary_is_typed() -> None:
-    typed = {"run": state.Run, "current": state.ExportEntry, "step": state.Summary}
+    typed = {"run": state.Run, "current": state.ExportEntry, "step": state.Summary, "warm": state.WarmResult}
     seen = set()
     for _, body in states(PARENT):
         for path in paths(body):
@@ -65,7 +66,7 @@ def test_what_the_parent_selects_from_each_step_is_what_the_step_returns() -> No
             first, name = path[2:].split(".")
             assert (first, name in keys(result)) == ("Payload", True), path
             selected += 1
-    assert selected == 8
+    assert selected == 10
 
 
 def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:

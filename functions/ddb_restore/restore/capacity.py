@@ -177,7 +177,7 @@ def capacity_lines(
     if prewarm:
         if target is None:
             why = (
-                f"it is warm for {capacity.warm_wcu:,} WCU/s already"
+                f"it is warm for {capacity.warm_wcu or 0:,} WCU/s, the {rate:,.0f} WCU/s planned or more"
                 if capacity.on_demand
                 else "a provisioned table's rate is its provisioned WCU"
             )
