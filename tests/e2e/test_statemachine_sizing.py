@@ -52,6 +52,17 @@ def deploy(**plan_env: str) -> Any:
     return deploy_template(TEMPLATE, {"ExportBucketName": BUCKET, "TargetTable": "Orders"}, overrides)
 
 
+def restore(deployed: Any, name: str, **extra: Any) -> dict[str, Any]:
+    """Run the parent state machine on the export; the finished execution, its ARN under "executionArn"."""
+    sfn = boto3.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=deployed.state_machine_arns["ParentStateMachine"],
+        name=name,
+        input=json.dumps({"manifestKey": f"{EXPORT}manifest-summary.json", **extra}),
+    )
+    return wait_for_execution(sfn, started["executionArn"], timeout=120)
+
+
 def run_json(deployed: Any, name: str, key: str) -> Any:
     body = boto3.client("s3").get_object(Bucket=deployed.buckets["RunBucket"], Key=f"runs/{name}/{key}")["Body"]
     return json.loads(body.read())
@@ -85,14 +96,10 @@ def test_the_input_s_max_concurrency_overrides_the_plan_s_choice(aws: LocalAws, 
     upload(tmp_path, sample_items(40, large=False), files=4)
     create_provisioned_table(boto3.client("dynamodb"), "Orders", 3000)
     deployed = deploy()
+    execution = restore(deployed, "given", maxConcurrency=2)
+    assert execution["status"] == "SUCCEEDED"
     sfn = boto3.client("stepfunctions")
-    started = sfn.start_execution(
-        stateMachineArn=deployed.state_machine_arns["ParentStateMachine"],
-        name="given",
-        input=json.dumps({"manifestKey": f"{EXPORT}manifest-summary.json", "maxConcurrency": 2}),
-    )
-    assert wait_for_execution(sfn, started["executionArn"], timeout=120)["status"] == "SUCCEEDED"
-    (map_run,) = sfn.list_map_runs(executionArn=started["executionArn"])["mapRuns"]
+    (map_run,) = sfn.list_map_runs(executionArn=execution["executionArn"])["mapRuns"]
     assert sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["maxConcurrency"] == 2
     assert "files at once: 2 (maxConcurrency from the input), in an order spread over the keyspace" in run_json(
         deployed, "given", "plan.json"
@@ -106,13 +113,7 @@ def test_prewarm_raises_warm_throughput_and_waits_for_it_before_the_first_write(
     warm = CapacityDouble(_common.dynamodb_as(None), looks=2)
     # 3 files at the real ~1,000 WCU/s a file drive 3,000 WCU/s, which a cold table takes: planned 20,000 here.
     deployed = deploy(PREWARM_POLL_SECONDS="0", FILE_WCU="10000")
-    sfn = boto3.client("stepfunctions")
-    started = sfn.start_execution(
-        stateMachineArn=deployed.state_machine_arns["ParentStateMachine"],
-        name="warmed",
-        input=json.dumps({"manifestKey": f"{EXPORT}manifest-summary.json", "maxWcu": 20000, "prewarm": True}),
-    )
-    execution = wait_for_execution(sfn, started["executionArn"], timeout=120)
+    execution = restore(deployed, "warmed", maxWcu=20000, prewarm=True)
     assert execution["status"] == "SUCCEEDED", execution
     assert diff_tables(items, scan_items(boto3.client("dynamodb"), "Orders"), KEYS) == []
     assert warm.raises == [("Orders", 4000, 20000)]  # asked once: the one-time charge
@@ -131,13 +132,7 @@ def test_without_prewarm_the_plan_says_a_cold_on_demand_table_throttles_at_first
     create_table(boto3.client("dynamodb"), "Orders")
     warm = CapacityDouble(_common.dynamodb_as(None))
     deployed = deploy(FILE_WCU="10000")
-    sfn = boto3.client("stepfunctions")
-    started = sfn.start_execution(
-        stateMachineArn=deployed.state_machine_arns["ParentStateMachine"],
-        name="cold",
-        input=json.dumps({"manifestKey": f"{EXPORT}manifest-summary.json", "maxWcu": 20000}),
-    )
-    assert wait_for_execution(sfn, started["executionArn"], timeout=120)["status"] == "SUCCEEDED"
+    assert restore(deployed, "cold", maxWcu=20000)["status"] == "SUCCEEDED"
     assert warm.raises == [] and not [c for c in aws.calls if "Prewarm" in c.function_name]
     plan = run_json(deployed, "cold", "plan.json")
     assert any(line.startswith("note: on-demand table Orders is warm for 4,000 WCU/s") for line in plan)

@@ -517,9 +517,7 @@ def local_aws(
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws(config=copy.deepcopy(EXECUTE_STATE_MACHINES)))  # type: ignore[arg-type]
-        calls = stack.enter_context(
-            run_lambda_in_process(enforce_timeout=enforce_timeout, serialise=serialise_lambdas)
-        )
+        calls = stack.enter_context(run_lambda_in_process(enforce_timeout=enforce_timeout, serialise=serialise_lambdas))
         stack.enter_context(fix_moto_sfn(enforce_tolerance=enforce_tolerance))
         waits = stack.enter_context(scale_retry_waits(retry_wait_scale))
         stack.enter_context(fast_sync_polling())
