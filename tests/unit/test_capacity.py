@@ -79,8 +79,10 @@ def test_the_plan_warns_of_a_budget_above_the_on_demand_maximum() -> None:
 
 
 def test_the_plan_warns_of_a_gsi_with_less_capacity_than_planned() -> None:
-    (line,) = capacity_lines("Orders", provisioned(4000, (("byEmail", 500),)), None, 4000, prewarm=False)
-    assert line.startswith("warning: GSI byEmail of Orders has 500 WCU, below the 4,000 WCU/s planned")
+    capacity = provisioned(4000, (("byEmail", 500),))
+    (line,) = capacity_lines("Orders", capacity, None, planned_rate(None, capacity, 8, 1000), prewarm=False)
+    assert line.startswith("warning: GSI byEmail of Orders has 500 WCU, below the 4,000 WCU/s the restore would write")
+    assert capacity_lines("Orders", capacity, 400, 400, prewarm=False) == []
 
 
 def test_the_plan_says_when_a_cold_on_demand_table_throttles_at_first() -> None:

@@ -167,11 +167,12 @@ def capacity_lines(
                 f"{capacity.on_demand_max_wcu:,} write request units a second (OnDemandThroughput): writes past "
                 "that are throttled"
             )
+    wanted = max_wcu or capacity.provisioned_wcu or rate  # what the restore would write at, but for its GSIs
     for name, wcu in capacity.gsi_wcu:
-        if (max_wcu or rate) > wcu:
+        if wanted > wcu:
             out.append(
-                f"warning: GSI {name} of {table} has {wcu:,} WCU, below the {max_wcu or rate:,.0f} WCU/s planned: "
-                "a GSI that throttles holds the table's writes back (raise its WCU, or lower the budget)"
+                f"warning: GSI {name} of {table} has {wcu:,} WCU, below the {wanted:,.0f} WCU/s the restore would "
+                "write: a GSI that throttles holds the table's writes back (raise its WCU, or lower the budget)"
             )
     target = prewarm_target(capacity, rate)
     if prewarm:
