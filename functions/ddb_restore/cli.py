@@ -30,11 +30,14 @@ from .errors import RestoreError, UsageError
 from .export.manifest import Export, load_export
 from .export.series import order_series, revert_series
 from .export.storage import locate_exports
+from .restore.capacity import PARTITION_WCU, capacity_lines, choose_workers, planned_rate, prewarm_target
 from .restore.plan import TargetTable, describe_target, make_plan
 from .restore.progress import Progress
 from .restore.rejects import RejectsFile
 from .restore.report import build_report
 from .restore.runner import RunSettings, restore
+from .restore.spread import FILES_PER_WORKER
+from .restore.warm import prewarm as prewarm_table
 from .retry import RetryPolicy
 from .transform.options import add_transform_arguments, execution_input, pipeline_from_args
 from .verify.plan import read_plan
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["Wiring", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 2
+DEFAULT_WORKERS = min(8, (os.cpu_count() or 2) * 2)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_write_options(command)
         add_transform_arguments(command)
     run.add_argument("--verify", action="store_true", help="after the restore, verify the table (as `verify` does)")
+    _add_prewarm_option(run)
     _add_read_options(run)
 
     check = commands.add_parser(
@@ -145,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--from-incremental", action="store_true", help="the series starts with an incremental")
     start.add_argument("--verify", action="store_true", help="after the restore, verify the table (verify.json)")
     start.add_argument("--max-rcu", type=_positive, help="read units per second for the whole verify")
+    _add_prewarm_option(start)
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
     start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
     add_transform_arguments(start)
@@ -166,12 +172,23 @@ def _add_series_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--table", required=True, help="the existing target table")
     command.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
     command.add_argument(
-        "--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help="data files handled in parallel"
+        "--workers",
+        type=int,
+        help=f"writer threads, each writing up to {FILES_PER_WORKER} files at once "
+        f"(default: min(8, 2 x CPUs) = {DEFAULT_WORKERS}, fewer when the files keep fewer busy)",
     )
     command.add_argument(
         "--allow-gaps",
         action="store_true",
         help="take a series even where an export does not start where the one before ended",
+    )
+
+
+def _add_prewarm_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="raise an on-demand table's warm throughput to the planned rate before writing (a one-time charge)",
     )
 
 
@@ -227,14 +244,23 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         exports = revert_series(loaded, allow_gaps=args.allow_gaps)
     else:
         exports = order_series(loaded, allow_gaps=args.allow_gaps, from_incremental=args.from_incremental)
-    client = wired.dynamodb(pool=max(10, args.workers + 2))
+    client = wired.dynamodb(pool=max(10, (args.workers or DEFAULT_WORKERS) + 2))
     table = describe_target(client, args.table)
     transform = pipeline_from_args(args, table)
     if transform and verifying:
         raise UsageError("--verify compares the table with the exports as they are: it cannot check a transformed copy")
     plan = make_plan(exports, table, args.max_wcu, transform)
-    for line in plan.lines():
-        print(line, flush=True)
+    busiest = max((sum(f.item_count > 0 for f in e.files) for e in exports), default=1)
+    fleet = choose_workers(args.workers, DEFAULT_WORKERS, busiest, args.max_wcu, table.capacity)
+    rate = planned_rate(args.max_wcu, table.capacity, fleet.count * FILES_PER_WORKER, PARTITION_WCU)
+    prewarm = getattr(args, "prewarm", False)  # `revert` has no --prewarm
+    _print_lines(
+        [
+            *plan.lines(),
+            f"workers: {fleet.count} ({fleet.reason})",
+            *capacity_lines(table.name, table.capacity, args.max_wcu, rate, prewarm=prewarm),
+        ]
+    )
     if args.skip_newer:
         print(
             f"--skip-newer {args.skip_newer}: one conditional PutItem per record instead of 25-item batches "
@@ -244,6 +270,8 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
     if args.dry_run:
         print("dry run: nothing written")
         return EXIT_OK
+    if prewarm and (target := prewarm_target(table.capacity, rate)):
+        prewarm_table(client, table.name, target, _print_line, clock=clock)
 
     stamp = datetime.fromtimestamp(clock.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
     rejects = RejectsFile(args.rejects or Path(f"rejects-{stamp}.jsonl"))
@@ -251,7 +279,7 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         clock=clock,
         retry=RetryPolicy(clock=clock, max_total=args.retry_seconds),
         budget=WriteBudget(args.max_wcu, clock=clock, start_full=False) if args.max_wcu else None,
-        workers=args.workers,
+        workers=fleet.count,
         revert=reverting,
         skip_newer=args.skip_newer,
         transform=transform,
@@ -289,7 +317,7 @@ def _verify(args: argparse.Namespace, wired: Wiring) -> int:
     exports = order_series(
         _load_exports(args.exports, wired), allow_gaps=args.allow_gaps, from_incremental=args.from_incremental
     )
-    client = wired.dynamodb(pool=max(10, args.workers + 2))
+    client = wired.dynamodb(pool=max(10, (args.workers or DEFAULT_WORKERS) + 2))
     table = describe_target(client, args.table)
     make_plan(exports, table, None)  # the checks `run` makes before it writes: the table, its key, the records
     report = _verify_table(args, exports, table, client, wired.clock)
@@ -308,7 +336,7 @@ def _verify_table(
     settings = VerifySettings(
         clock=clock,
         retry=RetryPolicy(clock=clock, max_total=getattr(args, "retry_seconds", 300.0)),
-        workers=args.workers,
+        workers=args.workers or DEFAULT_WORKERS,
         consistent=args.consistent,
         sample=args.sample,
         max_rcu=args.max_rcu,
@@ -341,6 +369,15 @@ def _summary(report: dict, rejects: RejectsFile) -> None:
         print(f"rejects: {rejects.path} (first: {rejects.first})")
     for error in report["errors"]:
         print(f"error: {error}", file=sys.stderr)
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        _print_line(line)
 
 
 def _show_snapshot(snap: Snapshot) -> None:
@@ -385,6 +422,7 @@ def _start(args: argparse.Namespace, wired: Wiring) -> int:
         "fromIncremental": args.from_incremental or None,
         "verify": args.verify or None,
         "maxRcu": args.max_rcu,
+        "prewarm": args.prewarm or None,
     }
     s3 = wired.s3(session)
     exports = expand_exports(args.exports, s3)
@@ -393,7 +431,8 @@ def _start(args: argparse.Namespace, wired: Wiring) -> int:
     print(f"started {arn}", flush=True)
     if args.no_wait:
         return EXIT_OK
-    return _finish(follow(sfn, s3, arn, _show_snapshot, clock=wired.clock, interval=args.poll_seconds))
+    snap = follow(sfn, s3, arn, _show_snapshot, clock=wired.clock, interval=args.poll_seconds, show_plan=_print_lines)
+    return _finish(snap)
 
 
 def _status(args: argparse.Namespace, wired: Wiring) -> int:
@@ -401,6 +440,7 @@ def _status(args: argparse.Namespace, wired: Wiring) -> int:
 
     session = boto3.session.Session()
     snap = snapshot(session.client("stepfunctions"), wired.s3(session), args.execution_arn)
+    _print_lines(snap.plan or [])
     print(snap.line())
     return _finish(snap)
 

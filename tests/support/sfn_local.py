@@ -159,11 +159,14 @@ def _atomic_environ_reads() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Invocation]]:
+def run_lambda_in_process(*, enforce_timeout: bool = False, serialise: bool = True) -> Iterator[list[Invocation]]:
     """Patch moto so Lambda functions run in this process; yields the list of calls made (appended live).
 
     ``enforce_timeout``: a call that took longer than the function's ``Timeout`` is reported as Lambda
     reports a timeout (``errorType`` ``Sandbox.Timedout``) - the handler itself cannot be interrupted.
+    ``serialise=False`` (for benchmarks that need Map iterations to write at once, as Lambdas do in AWS): calls run
+    concurrently, and each function's environment is set for good instead of for the call (the Globals a template's
+    functions share are equal; a variable one function alone has stays set for the others).
     """
     from moto.awslambda.models import LambdaFunction
 
@@ -199,7 +202,9 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
         }
         call = Invocation(function_name=self.function_name, event=copy.deepcopy(event))
         errored = False
-        with _LAMBDA_LOCK, _environ(variables):
+        if not serialise:
+            os.environ.update(variables)
+        with _LAMBDA_LOCK if serialise else contextlib.nullcontext(), _environ(variables if serialise else {}):
             context.started = time.monotonic()
             try:
                 handler = _resolve_handler(self.handler or "")
@@ -501,14 +506,18 @@ class LocalAws:
 
 @contextlib.contextmanager
 def local_aws(
-    *, enforce_tolerance: bool = True, retry_wait_scale: float = 0.0, enforce_timeout: bool = False
+    *,
+    enforce_tolerance: bool = True,
+    retry_wait_scale: float = 0.0,
+    enforce_timeout: bool = False,
+    serialise_lambdas: bool = True,
 ) -> Iterator[LocalAws]:
     """moto with executing state machines, in-process Lambda and every fix above: the usual entry point."""
     from moto import mock_aws
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws(config=copy.deepcopy(EXECUTE_STATE_MACHINES)))  # type: ignore[arg-type]
-        calls = stack.enter_context(run_lambda_in_process(enforce_timeout=enforce_timeout))
+        calls = stack.enter_context(run_lambda_in_process(enforce_timeout=enforce_timeout, serialise=serialise_lambdas))
         stack.enter_context(fix_moto_sfn(enforce_tolerance=enforce_tolerance))
         waits = stack.enter_context(scale_retry_waits(retry_wait_scale))
         stack.enter_context(fast_sync_polling())

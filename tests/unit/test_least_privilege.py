@@ -464,6 +464,11 @@ def test_the_verify_function_cannot_write_the_table() -> None:
     assert not {a for a in actions if a.startswith("dynamodb:")} - {"dynamodb:batchgetitem", "dynamodb:scan"}
 
 
+def test_only_the_prewarm_function_can_update_the_table_and_only_the_target() -> None:
+    updates = [(g.owner, r) for g, a, r in plain_grants(load_template()) if a.lower() == "dynamodb:updatetable"]
+    assert updates == [("PrewarmFunction", TARGET_TABLE)]
+
+
 def test_the_writer_cannot_put_objects_into_the_export_bucket() -> None:
     pairs = [(g, a, r) for g, a, r in plain_grants(load_template()) if g.owner == WRITER]
     export = [(g.sid, a, r) for g, a, r in pairs if r in (EXPORT_BUCKET, EXPORT_OBJECTS)]
@@ -503,6 +508,7 @@ def test_sam_policy_templates_name_functions_of_this_template() -> None:
     assert {r for g in invokes for r, _ in g.resources} == {
         f"{FUNCTION} WriteChunkFunction",
         f"{FUNCTION} PlanFunction",
+        f"{FUNCTION} PrewarmFunction",
         f"{FUNCTION} SupersedeFunction",
         f"{FUNCTION} SummarizeFunction",
         f"{FUNCTION} VerifyPlanFunction",

@@ -15,6 +15,7 @@ CHILD = json.loads((ASL / "child.asl.json").read_text())
 # What each Lambda step returns (its `$.Payload`).
 RESULTS = {
     "${PlanFunctionArn}": state.PlanResult,
+    "${PrewarmFunctionArn}": state.WarmResult,
     "${SupersedeFunctionArn}": state.SupersededResult,
     "${SummarizeFunctionArn}": state.Summary,
     "${VerifyPlanFunctionArn}": state.VerifyPlan,
@@ -52,6 +53,7 @@ def test_what_the_parent_reads_of_the_run_the_export_and_the_summary_is_typed() 
         "step": state.Summary,
         "verify": state.VerifyPlan,
         "verified": state.VerifySummary,
+        "warm": state.WarmResult,
     }
     seen = set()
     for _, body in states(PARENT):
@@ -73,7 +75,7 @@ def test_what_the_parent_selects_from_each_step_is_what_the_step_returns() -> No
             first, name = path[2:].split(".")
             assert (first, name in keys(result)) == ("Payload", True), path
             selected += 1
-    assert selected == 17
+    assert selected == 18
 
 
 def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:

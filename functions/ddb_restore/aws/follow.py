@@ -80,6 +80,7 @@ class Snapshot:
     items_done: int = 0
     report: dict[str, Any] | None = None
     verify: dict[str, Any] | None = None  # verify.json, when the execution was started with "verify": true
+    plan: list[str] | None = None  # the plan's lines, once the plan step has written them
     error: str | None = None
     cause: str | None = None
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -116,6 +117,7 @@ def snapshot(sfn: Any, s3: Any, arn: str, previous: Snapshot | None = None) -> S
     bucket = _run_bucket(sfn, arn)
     if bucket:
         store = RunStore(s3, bucket, execution["name"])
+        snap.plan = previous.plan if previous and previous.plan else store.get_json(store.plan_key())
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=store.key("results/")):
             for obj in page.get("Contents", []):
@@ -139,12 +141,24 @@ def follow(
     *,
     clock: Clock,
     interval: float = 5.0,
+    show_plan: Callable[[list[str]], None] = lambda lines: None,
 ) -> Snapshot:
-    """Poll until the execution ends, showing each snapshot; return the last one."""
+    """Poll until the execution ends, showing each snapshot (and the plan's lines, once); return the last one."""
     snap = snapshot(sfn, s3, arn)
+    shown = _show_plan_once(snap, None, show_plan)
     show(snap)
     while snap.status == "RUNNING":
         clock.sleep(interval)
         snap = snapshot(sfn, s3, arn, snap)
+        shown = _show_plan_once(snap, shown, show_plan)
         show(snap)
     return snap
+
+
+def _show_plan_once(
+    snap: Snapshot, shown: list[str] | None, show_plan: Callable[[list[str]], None]
+) -> list[str] | None:
+    if snap.plan and not shown:
+        show_plan(snap.plan)
+        return snap.plan
+    return shown

@@ -1,6 +1,7 @@
 """Where a restore run in AWS keeps its artifacts: the stack's run bucket, under `runs/<runId>/`.
 
 Step Functions passes at most 256 KB between states, so lists and results travel through S3:
+- `runs/<runId>/plan.json`: the plan's lines, as `ddb-restore run` prints them (`start` and `status` show them);
 - `runs/<runId>/exports/<i>/files.json`: export i's data files, a JSON array the Distributed Map reads;
 - `runs/<runId>/results/<i>/<file>.json`: each file's final result, written by the writer Lambda;
 - `runs/<runId>/rejects/<file>.<line>.jsonl`: refused records, one object per chunk that refused any;
@@ -49,6 +50,9 @@ class RunStore:
             return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except self.s3.exceptions.NoSuchKey:
             return None
+
+    def plan_key(self) -> str:
+        return self.key("plan.json")
 
     def files_key(self, export_index: int) -> str:
         return self.key(f"exports/{export_index}/files.json")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..restore.capacity import PARTITION_WCU
 
 __all__ = ["StackSettings"]
 
@@ -21,7 +22,9 @@ class StackSettings:
     run_bucket: str  # the stack's own bucket for file lists, results, rejects and reports
     target_table: str  # one table name, or a name prefix ending in "*"
     max_wcu: float | None = None  # default write budget for a run (None: as fast as the table allows)
-    max_concurrency: int = 10  # default number of files written at once
+    max_concurrency: int = 10  # the most files the plan writes at once when the input does not say
+    file_wcu: float = PARTITION_WCU  # what one file's writer is expected to drive: one partition's WCU/s
+    prewarm_poll_seconds: int = 30  # the parent's wait between two looks at a pre-warm under way
     max_rejects: int = 0
     writer_role_arn: str | None = None  # assumed to write into a table in another account
     topic_arn: str | None = None  # SNS topic told when a restore ends
@@ -39,6 +42,8 @@ class StackSettings:
             target_table=env["TARGET_TABLE"],
             max_wcu=number("DEFAULT_MAX_WCU", 0) or None,
             max_concurrency=int(number("DEFAULT_MAX_CONCURRENCY", 10)),
+            file_wcu=number("FILE_WCU", PARTITION_WCU),
+            prewarm_poll_seconds=int(number("PREWARM_POLL_SECONDS", 30)),
             max_rejects=int(number("MAX_REJECTS", 0)),
             writer_role_arn=env.get("WRITER_ROLE_ARN") or None,
             topic_arn=env.get("TOPIC_ARN") or None,

@@ -25,6 +25,8 @@ __all__ = [
     "ExportEntry",
     "FileEntry",
     "ExportStep",
+    "RunStep",
+    "WarmResult",
     "SupersededResult",
     "ChunkState",
     "Summary",
@@ -52,6 +54,7 @@ class ExecutionInput(TypedDict, total=False):
     maxRcu: float  # the verify's read units per second, all items together
     transform: TransformSpec  # the built-ins: {"drop": [...], "mask": [...], "rename": {OLD: NEW}}
     transformKey: str  # a transform file's key in the export bucket (under the stack's ExportPrefix)
+    prewarm: bool  # raise an on-demand table's warm throughput to the planned rate before the first write
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -94,7 +97,9 @@ class Run(TypedDict):
     keyNames: list[str]
     maxWcu: float | None
     fileWcu: float | None  # each child's share of maxWcu
-    maxConcurrency: int
+    maxConcurrency: int  # files the Distributed Map runs at once: the input's, or the plan's choice
+    prewarmWcu: int | None  # the warm throughput to reach before writing (None: no pre-warm)
+    prewarmPollSeconds: int  # the parent's wait between two looks at a pre-warm under way
     maxRejects: int
     startedAt: float  # epoch seconds
     exportCount: int
@@ -115,6 +120,19 @@ class ExportStep(TypedDict):
 
     run: Run
     current: ExportEntry
+
+
+class RunStep(TypedDict):
+    """The event of a step that needs only the run: the pre-warm."""
+
+    run: Run
+
+
+class WarmResult(TypedDict):
+    """The pre-warm step's result (`$.warm` in the parent): the parent waits and looks again until ready."""
+
+    ready: bool
+    status: str
 
 
 class SupersededResult(TypedDict):

@@ -1,7 +1,12 @@
 """The steps the state machines call, as plain functions (the Lambda handlers are one call each).
 
 - `plan_execution` (parent, first): the same checks and plan as `ddb-restore run`, then one file list per
-  export written to the run bucket for the Distributed Map's ItemReader (lists never pass through state).
+  export written to the run bucket for the Distributed Map's ItemReader (lists never pass through state), in
+  an order spread over the keyspace, and the files at once the Map runs (restore/capacity.py); the plan's
+  lines go to the run bucket too, for `ddb-restore start` and `status` to show.
+- `prewarm_table` (parent, before the first Map when the input says "prewarm"): one look at the target table's
+  warm throughput, asking for the planned rate when it has less (restore/warm.py); the parent waits and
+  looks again until it is ready.
 - `find_export_superseded` (parent, before an incremental export's Map): the latest-record-wins pass over
   that one export (supersede.py), its result written to the run bucket for the writers. It has its own
   Lambda, sized for it, and runs per export: done in the plan step, every export of a series would have
@@ -31,10 +36,13 @@ from ..export.records import make_parser
 from ..export.series import order_series
 from ..export.storage import S3Folder
 from ..export.supersede import Winners, find_superseded
+from ..restore import warm
+from ..restore.capacity import FilesAtOnce, capacity_lines, choose_files_at_once, planned_rate, prewarm_target
 from ..restore.chunk import write_chunk
 from ..restore.plan import describe_target, make_plan
 from ..restore.rejects import RejectsFile
 from ..restore.report import FileResult, build_report
+from ..restore.spread import spread_order
 from ..retry import RetryPolicy
 from ..transform import build_pipeline, parse_spec
 from ..write.budget import WriteBudget
@@ -49,9 +57,11 @@ from .state import (
     PlanEvent,
     PlanResult,
     Run,
+    RunStep,
     RunTransform,
     Summary,
     SupersededResult,
+    WarmResult,
 )
 from .transformfile import read_transform_file, run_key_names, run_pipeline
 
@@ -59,7 +69,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["plan_execution", "find_export_superseded", "write_file_chunk", "summarize"]
+__all__ = ["plan_execution", "prewarm_table", "find_export_superseded", "write_file_chunk", "summarize"]
 
 # A file whose chunks give up on throttling this many times in a row without any progress is failed.
 MAX_STALLS = 3
@@ -99,7 +109,7 @@ def plan_execution(
     settings.check_table(table_name)
     run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(event.get("executionName") or f"run-{int(clock.time())}"))
     max_wcu = _positive(event, "maxWcu", settings.max_wcu)
-    concurrency = int(_positive(event, "maxConcurrency", settings.max_concurrency) or 1)
+    given_concurrency = _positive(event, "maxConcurrency", None)
     max_rejects = int(event.get("maxRejects", settings.max_rejects))
 
     loaded = [load_export(S3Folder(s3, bucket, _export_prefix(key))) for key in _manifest_keys(event)]
@@ -113,16 +123,40 @@ def plan_execution(
     transform = build_pipeline(steps, user, table)
     if transform and event.get("verify"):
         raise InputError('"verify" compares the table with the exports as they are: it cannot check a transformed copy')
-    plan = make_plan(exports, table, max_wcu, transform)
     run_transform: RunTransform | None = (
         {"builtins": event.get("transform") or {}, "fileKey": file_key, "fileETag": etag, "keyTypes": table.key_types}
         if transform
         else None
     )
+    plan = make_plan(exports, table, max_wcu, transform)
+    busiest = max((sum(f.item_count > 0 for f in e.files) for e in exports), default=1)
+    if given_concurrency:
+        at_once = FilesAtOnce(int(given_concurrency), "maxConcurrency from the input")
+    else:
+        at_once = choose_files_at_once(
+            busiest,
+            max_wcu,
+            table.capacity,
+            cap=settings.max_concurrency,
+            cap_name="the stack's DefaultMaxConcurrency",
+            per_file_wcu=settings.file_wcu,
+        )
+    concurrency = at_once.count
+    rate = planned_rate(max_wcu, table.capacity, concurrency, settings.file_wcu)
+    prewarm = bool(event.get("prewarm"))
+    lines = [
+        *plan.lines(),
+        f"files at once: {concurrency:,} ({at_once.reason}), in an order spread over the keyspace",
+        *capacity_lines(table.name, table.capacity, max_wcu, rate, prewarm=prewarm),
+    ]
     store = RunStore(s3, settings.run_bucket, run_id)
+    store.put_json(store.plan_key(), lines)
     described: list[ExportEntry] = []
     for index, export in enumerate(exports):
-        files: list[FileEntry] = [{"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in export.files]
+        # Spread order: the files the Map runs at once (any run of consecutive ones) lie far apart in the keyspace.
+        files: list[FileEntry] = [
+            {"name": f.name, "itemCount": f.item_count, "md5": f.md5} for f in spread_order(export.files)
+        ]
         store.put_json(store.files_key(index), files)
         assert isinstance(export.folder, S3Folder)
         described.append(
@@ -138,7 +172,6 @@ def plan_execution(
                 "items": export.item_count,
             }
         )
-    busiest = max((sum(f.item_count > 0 for f in e.files) for e in exports), default=1)
     return {
         "run": {
             "runId": run_id,
@@ -151,6 +184,8 @@ def plan_execution(
             # The budget is shared fairly by the files that run at once: each child writes at its share.
             "fileWcu": max_wcu / max(1, min(concurrency, busiest)) if max_wcu else None,
             "maxConcurrency": concurrency,
+            "prewarmWcu": prewarm_target(table.capacity, rate) if prewarm else None,
+            "prewarmPollSeconds": settings.prewarm_poll_seconds,
             "maxRejects": max_rejects,
             "startedAt": clock.time(),
             "exportCount": len(exports),
@@ -160,8 +195,18 @@ def plan_execution(
             "transform": run_transform,
         },
         "current": described[0],
-        "plan": plan.lines(),
+        "plan": lines,
     }
+
+
+def prewarm_table(event: RunStep, settings: StackSettings, dynamodb: DynamoDBClient) -> WarmResult:
+    """One look at the run's table: ready when its warm throughput is ACTIVE at the planned rate (see warm.py)."""
+    run = event["run"]
+    wanted = run.get("prewarmWcu")
+    if not wanted:
+        raise InputError("the run has no prewarmWcu: the plan found nothing to pre-warm")
+    state = warm.step(dynamodb, settings.check_table(run["table"]), int(wanted))
+    return {"ready": state.ready, "status": state.line}
 
 
 def find_export_superseded(event: ExportStep, settings: StackSettings, s3: S3Client) -> SupersededResult:

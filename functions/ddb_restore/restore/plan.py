@@ -11,7 +11,7 @@ incremental export's 10 MB billing minimum).
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +23,7 @@ from ..export.records import Record, RecordParser, make_parser, write_units
 from ..export.series import overlaps
 from ..transform import Pipeline
 from ..write.writer import WriteCounts
+from .capacity import TableCapacity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,6 +47,7 @@ class TargetTable:
     provisioned_wcu: int | None
     pitr: str  # ENABLED, DISABLED or "unknown"
     identity: str = ""  # this incarnation of the table (TableId): a table deleted and created again is another
+    capacity: TableCapacity = field(default_factory=TableCapacity)  # what bounds its write rate (capacity.py)
 
     def describe_key(self) -> str:
         return " / ".join(f"{n} ({self.key_types[n]})" for n in self.key_names)
@@ -85,6 +87,7 @@ def describe_target(client: DynamoDBClient, table: str) -> TargetTable:
         provisioned_wcu=None if billing == "PAY_PER_REQUEST" else wcu,
         pitr=pitr,
         identity=str(desc.get("TableId") or f"{table}@{desc.get('CreationDateTime', '')}"),
+        capacity=TableCapacity.from_description(desc),
     )
 
 
