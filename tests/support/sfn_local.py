@@ -33,7 +33,7 @@ The pieces, each a context manager usable alone:
   ``AWS::Serverless::SimpleTable`` and ``AWS::Serverless::StateMachine`` resources in the active mock, with
   ``DefinitionSubstitutions`` applied as CloudFormation would.
 
-Still different from AWS with all this (see tests/test_sfn_local_probe.py): a failed item's slot in a
+Still different from AWS with all this (see tests/functional/test_sfn_local_probe.py): a failed item's slot in a
 tolerated Distributed Map's output is ``null``; ``ResultWriter`` writes only a ``manifest.json`` with empty
 ``ResultFiles`` and evaluates its ``Parameters`` paths against the Map's results, not its input;
 ``ItemBatcher``, ``InputType: JSONL`` and ``ExecutionType: EXPRESS`` in a ``ProcessorConfig`` are refused;
@@ -241,7 +241,7 @@ def run_lambda_in_process(*, enforce_timeout: bool = False) -> Iterator[list[Inv
 @contextlib.contextmanager
 def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
     """Set ``owner.name`` for the duration; restores the attribute exactly (own or inherited) afterwards."""
-    if not hasattr(owner, name):  # pragma: no cover - moto changed: re-probe (tests/test_sfn_local_probe.py)
+    if not hasattr(owner, name):  # pragma: no cover - moto changed: re-probe (tests/functional/test_sfn_local_probe.py)
         raise RuntimeError(f"{getattr(owner, '__name__', owner)} has no {name}: sfn_local needs updating for this moto")
     had_own = name in vars(owner)
     saved = vars(owner).get(name)
