@@ -64,6 +64,8 @@ from typing import Any
 
 import boto3
 
+from .moto_tables import thread_safe_tables
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 PARTITION = "aws"
@@ -508,6 +510,7 @@ def local_aws(
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws(config=copy.deepcopy(EXECUTE_STATE_MACHINES)))  # type: ignore[arg-type]
+        stack.enter_context(thread_safe_tables())  # `ddb-restore run`'s workers write the same tables
         calls = stack.enter_context(run_lambda_in_process(enforce_timeout=enforce_timeout))
         stack.enter_context(fix_moto_sfn(enforce_tolerance=enforce_tolerance))
         waits = stack.enter_context(scale_retry_waits(retry_wait_scale))
