@@ -145,10 +145,10 @@ _AREAS = [
 
 # Cumulative time of the stages of a write (function found by file suffix and name). Nested rows are parts.
 _STAGES = [
-    ("records: line -> Record (RecordParser.parse)", "ddb_restore/records.py", "parse"),
-    ("  of which decoding (orjson)", "ddb_restore/records.py", "decode_json_line"),
-    ("  of which the check-and-size walk", "ddb_restore/records.py", "_checked_size"),
-    ("source: read, gunzip, MD5 (read_lines)", "ddb_restore/source.py", "read_lines"),
+    ("records: line -> Record (RecordParser.parse)", "ddb_restore/export/records.py", "parse"),
+    ("  of which decoding (orjson)", "ddb_restore/export/records.py", "decode_json_line"),
+    ("  of which the check-and-size walk", "ddb_restore/export/records.py", "_checked_size"),
+    ("datafile: read, gunzip, MD5 (read_lines)", "ddb_restore/export/datafile.py", "read_lines"),
     ("botocore: validate + serialize request", "botocore/client.py", "_convert_to_request_dict"),
     ("  of which parameter validation", "botocore/validate.py", "validate"),
     ("  of which JSON serialisation", "botocore/serialize.py", "serialize_to_request"),
@@ -156,8 +156,8 @@ _STAGES = [
     ("  of which SigV4 signing", "botocore/signers.py", "sign"),
     ("  of which HTTP (urllib3)", "botocore/httpsession.py", "send"),
     ("  of which response parsing", "botocore/parsers.py", "parse"),
-    ("startup: plan (sample, checks)", "ddb_restore/plan.py", "make_plan"),
-    ("startup: DescribeTable etc.", "ddb_restore/plan.py", "describe_target"),
+    ("startup: plan (sample, checks)", "ddb_restore/restore/plan.py", "make_plan"),
+    ("startup: DescribeTable etc.", "ddb_restore/restore/plan.py", "describe_target"),
     ("startup: DynamoDB client creation", "ddb_restore/write/clients.py", "dynamodb_client"),
 ]
 

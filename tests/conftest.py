@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from support.dynalite import Dynalite
+from support.moto_tables import thread_safe_tables
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +35,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def moto() -> Iterator[None]:
-    with mock_aws():
+    with mock_aws(), thread_safe_tables():
         yield
 
 

@@ -33,7 +33,7 @@ The pieces, each a context manager usable alone:
   ``AWS::Serverless::SimpleTable`` and ``AWS::Serverless::StateMachine`` resources in the active mock, with
   ``DefinitionSubstitutions`` applied as CloudFormation would.
 
-Still different from AWS with all this (see tests/test_sfn_local_probe.py): a failed item's slot in a
+Still different from AWS with all this (see tests/functional/test_sfn_local_probe.py): a failed item's slot in a
 tolerated Distributed Map's output is ``null``; ``ResultWriter`` writes only a ``manifest.json`` with empty
 ``ResultFiles`` and evaluates its ``Parameters`` paths against the Map's results, not its input;
 ``ItemBatcher``, ``InputType: JSONL`` and ``ExecutionType: EXPRESS`` in a ``ProcessorConfig`` are refused;
@@ -63,6 +63,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from .moto_tables import thread_safe_tables
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -246,7 +248,7 @@ def run_lambda_in_process(*, enforce_timeout: bool = False, serialise: bool = Tr
 @contextlib.contextmanager
 def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
     """Set ``owner.name`` for the duration; restores the attribute exactly (own or inherited) afterwards."""
-    if not hasattr(owner, name):  # pragma: no cover - moto changed: re-probe (tests/test_sfn_local_probe.py)
+    if not hasattr(owner, name):  # pragma: no cover - moto changed: re-probe (tests/functional/test_sfn_local_probe.py)
         raise RuntimeError(f"{getattr(owner, '__name__', owner)} has no {name}: sfn_local needs updating for this moto")
     had_own = name in vars(owner)
     saved = vars(owner).get(name)
@@ -517,6 +519,7 @@ def local_aws(
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws(config=copy.deepcopy(EXECUTE_STATE_MACHINES)))  # type: ignore[arg-type]
+        stack.enter_context(thread_safe_tables())  # `ddb-restore run`'s workers write the same tables
         calls = stack.enter_context(run_lambda_in_process(enforce_timeout=enforce_timeout, serialise=serialise_lambdas))
         stack.enter_context(fix_moto_sfn(enforce_tolerance=enforce_tolerance))
         waits = stack.enter_context(scale_retry_waits(retry_wait_scale))

@@ -75,7 +75,7 @@ def test_what_the_parent_selects_from_each_step_is_what_the_step_returns() -> No
             first, name = path[2:].split(".")
             assert (first, name in keys(result)) == ("Payload", True), path
             selected += 1
-    assert selected == 18
+    assert selected == 19
 
 
 def test_the_child_state_is_what_the_map_gives_and_the_chunk_returns() -> None:

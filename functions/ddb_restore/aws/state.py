@@ -7,7 +7,7 @@ and `$.done`. Renaming a key here means changing the ASL with it.
 How they flow: the parent's input (`ExecutionInput`) goes to the plan step as `PlanEvent`; the plan returns the
 `Run` and its first export (`current`, an `ExportEntry`); the Map gives each child a `ChunkState` per
 `FileEntry` of the export's file list; each chunk returns the next `ChunkState`; the summary step returns a
-`Summary` (next export, or the end of the run). tests/test_state_keys.py checks the ASL's paths against these
+`Summary` (next export, or the end of the run). tests/unit/test_state_keys.py checks the ASL's paths against these
 keys at run time, so this module evaluates its annotations (no `from __future__ import annotations`, with
 which `NotRequired` cannot be seen at run time).
 """

@@ -102,7 +102,7 @@ def _number(value: Any, where: str) -> None:
 
 def _explain_value(value: Any, where: str) -> None:
     """RecordError naming the first thing wrong in `value`: the slow twin of sizes.py's walk, run only on a
-    value that one refused (tests/test_fuzz.py checks that the two agree)."""
+    value that one refused (tests/unit/test_fuzz.py checks that the two agree)."""
     if not isinstance(value, dict) or len(value) != 1:
         raise RecordError(f"{where}: an attribute value must be an object with exactly one type tag")
     ((tag, inner),) = value.items()

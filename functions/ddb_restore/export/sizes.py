@@ -3,7 +3,7 @@
 Every line of a data file goes through `measure` (records.py): the writer needs each item's size for the 16 MB
 batch cap and the write-unit budget, and checks every value on the way (type tags, value shapes, numbers,
 base64). It is the writer's hottest loop in Python, so it only says valid-or-not; a value it refuses is walked
-again by records.py's `_explain`, slower, which names the path and the reason (tests/test_fuzz.py: the two agree).
+again by records.py's `_explain`, slower, which names the path and the reason (tests/unit/test_fuzz.py: the two agree).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _n(text: str) -> int:
 #   float, bool, None); `"".join(inner)` of an SS fails on a member that is not a str.
 # `measure` turns those exceptions into Invalid. Where use would let a wrong value through (BOOL: 1 is not
 # a bool; NULL; a str or a dict where a list belongs would be iterated), the type is checked.
-# tests/test_fuzz.py and tests/test_sizes.py check that this walk and records.py's `_explain` agree on valid
+# tests/unit/test_fuzz.py and tests/unit/test_sizes.py check that this walk and records.py's `_explain` agree on valid
 # and broken items alike, and that its sizes equal DynamoDB's rules written plainly.
 
 

@@ -1,6 +1,6 @@
 """BatchWriteItem done right: 25 requests / 16 MB a call, no key twice in a call, every leftover retried.
 
-The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and limiter.py for
+The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and budget.py for
 write units before each call. Two kinds of throttling are handled the same way: a failed call
 (ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
 that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
