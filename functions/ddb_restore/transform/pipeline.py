@@ -85,14 +85,10 @@ class Pipeline:
         attributes = record.attributes
         if self.user is None and self.parse_key_names is not None:
             return self._built_ins_alone(record, attributes, counts)
-        changed = apply_steps(self.steps, attributes)
+        apply_steps(self.steps, attributes)
         function = (self.user.transform if record.op == "put" else self.user.transform_key) if self.user else None
-        if function is None:
-            if not changed and self.parse_key_names is not None:
-                return [record]
-            results = [attributes]
-        else:
-            results = self._call(function, attributes, record.op)
+        # Keyed by the export's own keys here: every result is checked and keyed again, changed or not.
+        results = [attributes] if function is None else self._call(function, attributes, record.op)
         where = "transform result" if function else "record after the built-in transforms"
         out = [
             self._checked(record, result, f"{where} [{i}]" if len(results) > 1 else where)
