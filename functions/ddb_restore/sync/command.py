@@ -31,17 +31,17 @@ def _show(text: str) -> None:
     print(text, flush=True)
 
 
-def _bucket_owner(role_arn: str | None, session_factory: Callable[[], Any]) -> str | None:
+def _bucket_owner(role_arn: str | None) -> str | None:
     """The bucket's account for S3BucketOwner: this process's own, when the source is another account's."""
     if not role_arn:
         return None
-    own = str(session_factory().client("sts").get_caller_identity()["Account"])
+    import boto3  # STS with this process's own credentials
+
+    own = str(boto3.client("sts").get_caller_identity()["Account"])
     return own if own != role_arn.split(":")[4] else None
 
 
 def _job(args: Any, clock: Clock, s3: Callable[..., Any], dynamodb: Callable[..., Any]) -> SyncJob:
-    import boto3  # the source role's session and STS: sync always talks to AWS (or its emulator)
-
     session = role_session(args.source_role_arn, "ddb-restore-sync") if args.source_role_arn else None
     prefix = args.prefix or ""
     return SyncJob(
@@ -52,7 +52,7 @@ def _job(args: Any, clock: Clock, s3: Callable[..., Any], dynamodb: Callable[...
             bucket=args.bucket,
             prefix=prefix if not prefix or prefix.endswith("/") else prefix + "/",
             export_format=getattr(args, "format", "DYNAMODB_JSON"),
-            bucket_owner=_bucket_owner(args.source_role_arn, boto3.session.Session),
+            bucket_owner=_bucket_owner(args.source_role_arn),
         ),
         target=Target(
             client=dynamodb(pool=max(10, args.workers + 2)),
