@@ -16,4 +16,6 @@ def test_the_demo_restores_with_the_cli_and_the_state_machines_and_both_tables_m
     assert done.returncode == 0, done.stdout + done.stderr
     assert "table Orders-cli matches the exports: 305 items, every attribute equal" in done.stdout
     assert "table Orders matches the exports: 305 items, every attribute equal" in done.stdout
+    assert "equals arn:aws:dynamodb:us-east-1:123456789012:table/Orders-live as of" in done.stdout  # act 3: migrate
+    assert "table Orders-moved matches the exports" in done.stdout
     assert "Traceback" not in done.stderr

@@ -49,7 +49,7 @@ from ddb_restore.clock import Clock
 
 from .sample import full_records, incremental_records, upload_folder, write_export
 
-__all__ = ["ExportDouble"]
+__all__ = ["ExportDouble", "to_wire", "to_client"]
 
 Item = dict[str, Any]
 AWS_MIN_WINDOW = 15 * 60
@@ -105,29 +105,29 @@ class _Export:
     failure: tuple[str, str] | None
 
 
-def _wire(value: Any) -> Any:
+def to_wire(value: Any) -> Any:
     """A low-level client's attribute value (bytes for B) as DynamoDB JSON on the wire (base64 for B)."""
     if isinstance(value, dict):
         if len(value) == 1 and "B" in value:
             return {"B": base64.b64encode(bytes(value["B"])).decode()}
         if len(value) == 1 and "BS" in value:
             return {"BS": [base64.b64encode(bytes(b)).decode() for b in value["BS"]]}
-        return {k: _wire(v) for k, v in value.items()}
+        return {k: to_wire(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_wire(v) for v in value]
+        return [to_wire(v) for v in value]
     return value
 
 
-def _client_form(value: Any) -> Any:
+def to_client(value: Any) -> Any:
     """DynamoDB JSON from the wire (base64 for B) as a low-level client takes it (bytes)."""
     if isinstance(value, dict):
         if len(value) == 1 and "B" in value:
             return {"B": base64.b64decode(value["B"])}
         if len(value) == 1 and "BS" in value:
             return {"BS": [base64.b64decode(b) for b in value["BS"]]}
-        return {k: _client_form(v) for k, v in value.items()}
+        return {k: to_client(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_client_form(v) for v in value]
+        return [to_client(v) for v in value]
     return value
 
 
@@ -210,8 +210,8 @@ class ExportDouble:
                     if table is None:
                         continue
                     keys = {k: keys_of[k] for k in table.keys}
-                    got = client.get_item(TableName=table_name, Key=_client_form(keys), ConsistentRead=True)
-                    image = _wire(got["Item"]) if "Item" in got else None
+                    got = client.get_item(TableName=table_name, Key=to_client(keys), ConsistentRead=True)
+                    image = to_wire(got["Item"]) if "Item" in got else None
                     if op == "BatchWriteItem" and table.current.get(_key(keys)) == image:
                         continue  # an unprocessed request: not written
                     table.add(self._stamp(), keys, image)
@@ -244,7 +244,7 @@ class ExportDouble:
             baseline = {}
             for page in client.get_paginator("scan").paginate(TableName=name, ConsistentRead=True):
                 for item in page["Items"]:
-                    wire = _wire(item)
+                    wire = to_wire(item)
                     baseline[_key({k: wire[k] for k in keys})] = wire
             self._tables[name] = _Table(name, desc["TableArn"], keys, self._stamp(), baseline, current=dict(baseline))
         elif not on:

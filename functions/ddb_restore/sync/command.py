@@ -105,6 +105,7 @@ def _migrate(job: SyncJob, args: Any) -> int:
     migration: Migration = finish(job, _show) if args.finish else catch_up(job, args.lag, _show)
     now = job.target.clock.time()
     for result in migration.steps:
+        _show(_step_line(job, result, now))
         for error in result.errors:
             print(f"error: {error}", file=sys.stderr)
     _write_report(
