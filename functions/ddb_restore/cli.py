@@ -39,7 +39,6 @@ from .restore.runner import RunSettings, restore
 from .retry import RetryPolicy
 from .sync import run_command as run_sync_command
 from .verify.plan import read_plan
-from .verify.report import build_report as build_verify_report
 from .verify.report import summary_line
 from .verify.runner import VerifySettings, verify
 from .write.budget import WriteBudget
@@ -342,16 +341,7 @@ def _verify_table(
     )
     with Progress(plan.records, clock=clock, unit="RCU") as progress:
         result = verify(exports, table, client, settings, progress)
-    report = build_verify_report(
-        table=table.name,
-        exports=[e.url for e in exports],
-        tally=result.tally,
-        table_count=result.table_count,
-        expected=result.expected,
-        sample=args.sample,
-        exact=args.exact,
-        duration_s=result.duration_s,
-    )
+    report = result.report(table.name, exports, sample=args.sample, exact=args.exact)
     print(summary_line(report), flush=True)
     return report
 

@@ -22,7 +22,6 @@ from ..restore.report import build_report
 from ..restore.runner import RunSettings, restore
 from ..retry import RetryPolicy
 from ..verify.plan import read_plan
-from ..verify.report import build_report as build_verify_report
 from ..verify.report import summary_line
 from ..verify.runner import VerifySettings, verify
 from ..write.budget import WriteBudget
@@ -98,15 +97,6 @@ def verify_exports(exports: list[Export], target: Target, *, exact: bool) -> dic
     settings = VerifySettings(clock=clock, retry=RetryPolicy(clock=clock), workers=target.workers)
     with Progress(plan.records, clock=clock, unit="RCU") as progress:
         result = verify(exports, table, target.client, settings, progress)
-    report = build_verify_report(
-        table=table.name,
-        exports=[e.url for e in exports],
-        tally=result.tally,
-        table_count=result.table_count,
-        expected=result.expected,
-        sample=None,
-        exact=exact,
-        duration_s=result.duration_s,
-    )
+    report = result.report(table.name, exports, sample=None, exact=exact)
     target.show(summary_line(report))
     return report
