@@ -278,3 +278,33 @@ def test_migrate_moves_a_live_table_item_for_item(world: World, capsys: pytest.C
     assert f"Target equals {world.source_arn} as of {world.state()['watermark']}: switch your application" in out
     assert world.equal() == []
     assert len(world.state()["exports"]) >= 3 and len(done) > 20  # the source took writes while migrate ran
+
+
+def test_a_window_dynamodb_refuses_is_not_asked_for_again(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(world, capsys, "sync")[0] == 0
+    world.clock.now += 10  # 30 s since the watermark (the export took 20)
+    code, _, err = cli(world, capsys, "sync", "--min-window", "30")  # the double's shortest window is 60 s
+    assert code == 2 and "ValidationException" in err
+    assert world.state()["pending"] is None and world.state()["lease"] is None
+    world.clock.now += 30
+    assert cli(world, capsys, "sync")[0] == 0
+    assert world.equal() == []
+
+
+def test_an_ion_export_is_synced(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(world, capsys, "sync", "--format", "ION")
+    assert code == 0, out
+    assert world.double.started[0]["ExportFormat"] == "ION" and "ION" in out
+    assert world.equal() == []
+
+
+def test_a_source_that_is_not_an_arn_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.source_arn = "Source"
+    code, _, err = cli(world, capsys, "sync")
+    assert code == 2 and "give the source table's ARN" in err and world.double.started == []
+
+
+def test_a_missing_target_is_refused_before_any_export(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.app.delete_table(TableName="Target")
+    code, _, err = cli(world, capsys, "sync")
+    assert code == 2 and "does not exist" in err and world.double.started == []

@@ -9,12 +9,14 @@ own credentials.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
+from ..errors import UsageError
 from ..write.clients import role_session
 from .apply import Target
 from .exports import ExportTarget
@@ -42,6 +44,11 @@ def _bucket_owner(role_arn: str | None) -> str | None:
 
 
 def _job(args: Any, clock: Clock, s3: Callable[..., Any], dynamodb: Callable[..., Any]) -> SyncJob:
+    if not re.fullmatch(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[a-zA-Z0-9_.-]{3,255}", args.source):
+        raise UsageError(
+            f"{args.source}: give the source table's ARN (arn:aws:dynamodb:<region>:<account>:table/<name>): "
+            "exports are asked for by ARN"
+        )
     session = role_session(args.source_role_arn, "ddb-restore-sync") if args.source_role_arn else None
     prefix = args.prefix or ""
     return SyncJob(

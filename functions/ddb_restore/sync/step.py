@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import SyncRefused
+from ..restore.plan import describe_target
 from .apply import Target, apply_export, load_manifest, verify_exports
 from .exports import ExportTarget, check_pitr, full_request, incremental_request, millis, start_export, wait_export
 from .lease import Lease
@@ -124,6 +126,7 @@ def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
     state = lease.state
     result = StepResult("failed", state.watermark, state.watermark)
     try:
+        describe_target(job.target.client, job.target.table)  # before an export is paid for
         if state.pending is None:
             request = _request(job, state, millis(clock.time()))
             if isinstance(request, float):
@@ -133,7 +136,12 @@ def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
             lease.save()  # before the export starts: a sync that dies after it finds it again by its token
         else:
             show(f"resuming the export this target's last sync started (client token {state.pending['clientToken']})")
-        described = start_export(job.source_client, state.pending["request"])
+        try:
+            described = start_export(job.source_client, state.pending["request"])
+        except SyncRefused:
+            state.pending = None  # DynamoDB refused the request: a later step must not send it again
+            lease.save()
+            raise
         if state.pending.get("exportArn") != described["ExportArn"]:
             state.pending["exportArn"] = described["ExportArn"]
             lease.save()
