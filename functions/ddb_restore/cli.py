@@ -6,6 +6,7 @@ write budget) are the only places its defaults are chosen; `main` takes a `Wirin
 Exit status: 0 when every record was applied (or rejected within --max-rejects); 1 when the run wrote and
 then failed (a file failed, too many rejects); 2 when nothing was written (bad arguments, a failed check).
 `verify` (and `run --verify`): 0 when the table equals the exports, 1 when it differs, 2 when refused before reading.
+`sync` and `migrate` (sync/): 0 when the target is current (or nothing was due), 1 when a step failed, 2 when refused.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from .restore.runner import RunSettings, restore
 from .restore.spread import FILES_PER_WORKER
 from .restore.warm import prewarm as prewarm_table
 from .retry import RetryPolicy
+from .sync import run_command as run_sync_command
 from .transform.options import add_transform_arguments, execution_input, pipeline_from_args
 from .verify.plan import read_plan
-from .verify.report import build_report as build_verify_report
 from .verify.report import summary_line
 from .verify.runner import VerifySettings, verify
 from .write.budget import WriteBudget
@@ -157,7 +158,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="show a restore execution in AWS, running or finished")
     status.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    _add_sync_commands(commands)
     return parser
+
+
+def _add_sync_commands(commands: Any) -> None:
+    """`sync` and `migrate`: the source table's own exports, made and applied (sync/ holds the work)."""
+    sync = commands.add_parser(
+        "sync",
+        help="bring a table up to date from its source table's exports (one step)",
+        description="Export the source table (FULL the first time, then INCREMENTAL since the watermark) and "
+        "apply it to TABLE.",
+    )
+    migrate = commands.add_parser(
+        "migrate",
+        help="move a live table: sync until close behind, then --finish after the writes stop",
+        description="Sync steps until the lag is at most --lag; with --finish, the last window and an exact verify.",
+    )
+    for command in (sync, migrate):
+        command.add_argument("source", metavar="SOURCE_TABLE_ARN")
+        command.add_argument("--table", required=True, help="the existing target table")
+        command.add_argument("--bucket", required=True, help="the bucket the exports and the sync state go to")
+        command.add_argument("--prefix", default="", help="key prefix of the exports and the state (ending in /)")
+        command.add_argument("--source-role-arn", help="a role in the source's account to export with")
+        command.add_argument(
+            "--min-window", type=_positive, default=900.0, help="shortest incremental window, s (900; lower: emulators)"
+        )
+        command.add_argument("--max-wcu", type=_positive, help="write units per second for the restores")
+        command.add_argument("--workers", type=int, default=min(8, (os.cpu_count() or 2) * 2), help=argparse.SUPPRESS)
+        command.add_argument("--poll-seconds", type=_positive, default=10.0, help="DescribeExport every S s (10)")
+        command.add_argument("--report", type=Path, help="write the JSON report here")
+    sync.add_argument("--format", choices=("DYNAMODB_JSON", "ION"), default="DYNAMODB_JSON", help="export format")
+    sync.add_argument("--verify", action="store_true", help="verify the table against each export applied")
+    sync.add_argument("--wait", action="store_true", help="when the window is too short, wait for it")
+    migrate.add_argument("--lag", type=_positive, default=1800.0, help="catch up until this close behind, s (1800)")
+    migrate.add_argument("--finish", action="store_true", help="the writes stopped: last window, exact verify")
 
 
 def _add_series_options(command: argparse.ArgumentParser) -> None:
@@ -343,16 +378,7 @@ def _verify_table(
     )
     with Progress(plan.records, clock=clock, unit="RCU") as progress:
         result = verify(exports, table, client, settings, progress)
-    report = build_verify_report(
-        table=table.name,
-        exports=[e.url for e in exports],
-        tally=result.tally,
-        table_count=result.table_count,
-        expected=result.expected,
-        sample=args.sample,
-        exact=args.exact,
-        duration_s=result.duration_s,
-    )
+    report = result.report(table.name, exports, sample=args.sample, exact=args.exact)
     print(summary_line(report), flush=True)
     return report
 
@@ -455,6 +481,8 @@ def main(argv: Sequence[str] | None = None, wiring: Wiring | None = None) -> int
             return _status(args, wired)
         if args.command == "verify":
             return _verify(args, wired)
+        if args.command in ("sync", "migrate"):
+            return run_sync_command(args, clock=wired.clock, s3=wired.s3, dynamodb=wired.dynamodb)
         return _run(args, wired)  # run and revert
     except RestoreError as err:
         print(f"error: {err}", file=sys.stderr)

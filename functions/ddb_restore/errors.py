@@ -24,6 +24,7 @@ __all__ = [
     "InputError",
     "RestoreFailed",
     "UsageError",
+    "SyncRefused",
 ]
 
 
@@ -102,3 +103,8 @@ class RestoreFailed(RestoreError):
 
 class UsageError(RestoreError):
     """Options that cannot go together (argparse checks each option alone)."""
+
+
+class SyncRefused(RestoreError):
+    """A sync or migrate step that must not start: its state is leased by another sync or names another source,
+    or the source table cannot be exported (point-in-time recovery off)."""

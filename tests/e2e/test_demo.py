@@ -19,4 +19,6 @@ def test_the_demo_restores_with_the_cli_and_the_state_machines_and_both_tables_m
     # Each act ends with ddb-restore's own verify: `verify` after `run`, `start --verify` in the state machines.
     verified = "verified: 305 of 305 items equal; 0 missing, 0 different, 0 extra (in the table, not in the exports)"
     assert done.stdout.count(verified) == 2
+    assert "equals arn:aws:dynamodb:us-east-1:123456789012:table/Orders-live as of" in done.stdout  # act 3: migrate
+    assert "table Orders-moved matches the exports" in done.stdout
     assert "Traceback" not in done.stderr

@@ -95,6 +95,11 @@ def _gzip(lines: Sequence[str], empty_number: int) -> bytes:
     return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"), mtime=0)
 
 
+def _key_prefix(prefix: str) -> str:
+    """Keys under an export's S3Prefix: "p/" for "p", "" for none (AWS writes `AWSDynamoDB/` at the top)."""
+    return f"{prefix}/" if prefix else ""
+
+
 def summary_document(
     export_id: str,
     prefix: str,
@@ -116,10 +121,10 @@ def summary_document(
         "tableId": "00000000-0000-0000-0000-000000000000",
         "exportTime": "2024-05-01T10:00:00.000Z",
         "s3Bucket": bucket,
-        "s3Prefix": prefix,
+        "s3Prefix": prefix or None,
         "s3SseAlgorithm": "AES256",
         "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": f"{prefix}/AWSDynamoDB/{export_id}/manifest-files.json",
+        "manifestFilesS3Key": f"{_key_prefix(prefix)}AWSDynamoDB/{export_id}/manifest-files.json",
         "billedSizeBytes": billed_bytes,
         "itemCount": item_count,
         "outputFormat": output_format,
@@ -142,6 +147,7 @@ def write_export(
     incremental: dict[str, Any] | None = None,
     checksum: str = "md5-hex",
     output_format: str = "DYNAMODB_JSON",
+    fields: dict[str, Any] | None = None,
 ) -> Path:
     """Write an export folder `root/<prefix>/AWSDynamoDB/<export_id>/` holding `records` (JSON lines), as AWS does.
 
@@ -150,7 +156,9 @@ def write_export(
     billedSizeBytes is at least AWS's 10 MB minimum. Empty files alternate AWS's 20-byte gzip and zero-byte objects.
     `checksum` picks the manifest checksum file: "md5-hex" (manifest-files.md5,
     hex), "checksum-b64" (manifest-files.checksum, base64) or "none". `output_format` "ION" writes the same
-    records as Amazon Ion text (`.ion.gz`), as an ION export would. Returns the export folder.
+    records as Amazon Ion text (`.ion.gz`), as an ION export would. `fields` overrides summary fields (times,
+    bucket: what tests/support/exportdouble.py knows of the export it writes); `prefix` "" means no S3Prefix.
+    Returns the export folder.
     """
     if output_format == "ION":
         from ddb_restore.export.ion import encode_ion_line
@@ -162,7 +170,7 @@ def write_export(
     folder.mkdir(parents=True, exist_ok=True)
     data_folder.mkdir(exist_ok=True)
     (folder / "_started").write_bytes(b"")
-    key_prefix = f"{prefix}/AWSDynamoDB/" if incremental else f"{prefix}/AWSDynamoDB/{export_id}/"
+    key_prefix = f"{_key_prefix(prefix)}AWSDynamoDB/" + ("" if incremental else f"{export_id}/")
     shards: list[list[str]] = [[] for _ in range(files)]
     for i, record in enumerate(records):
         shards[i % max(1, files - empty_files)].append(record)
@@ -194,6 +202,7 @@ def write_export(
         output_format=output_format,
         incremental=incremental,
     )
+    summary.update(fields or {})
     summary_bytes = json.dumps(summary, indent=2).encode()
     (folder / "manifest-summary.json").write_bytes(summary_bytes)
     digest = hashlib.md5(manifest_files).digest()
@@ -216,16 +225,22 @@ def upload_folder(client: Any, folder: Path, bucket: str, key_prefix: str) -> No
 
 
 def incremental_records(
-    changes: Iterable[tuple[Item, Item | None, Item | None]], key_names: Sequence[str], *, first_micros: int
+    changes: Iterable[tuple[Item, Item | None, Item | None]],
+    key_names: Sequence[str],
+    *,
+    first_micros: int = 0,
+    micros: Sequence[int] | None = None,
 ) -> list[str]:
     """Incremental-export lines (NEW_AND_OLD_IMAGES) from (key, old image, new image) triples.
 
-    A new image of None is a delete; an old image of None is an insert.
+    A new image of None is a delete; an old image of None is an insert. Write times are `first_micros` + the
+    record's position, or `micros` (one per record) when given.
     """
     lines = []
     for n, (key, old, new) in enumerate(changes):
+        stamp = micros[n] if micros is not None else first_micros + n
         record: dict[str, Any] = {
-            "Metadata": {"WriteTimestampMicros": {"N": str(first_micros + n)}},
+            "Metadata": {"WriteTimestampMicros": {"N": str(stamp)}},
             "Keys": {k: key[k] for k in key_names},
         }
         if old is not None:

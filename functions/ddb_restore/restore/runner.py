@@ -128,7 +128,7 @@ def restore(
     client: DynamoDBClient,
     rejects: RejectsFile,
     settings: RunSettings,
-    progress: Progress | None = None,
+    progress: Progress | Callable[[int, int], None] | None = None,
 ) -> list[FileResult]:
     """Apply `exports` in order to `table`. Returns one result per data file; never raises for a file's failure."""
     results: list[list[FileResult]] = [

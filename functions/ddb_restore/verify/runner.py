@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..export.manifest import DataFile, Export
@@ -23,6 +23,7 @@ from .count import count_items
 from .expected import final_state, series_offsets
 from .filecheck import check_file
 from .readback import ReadBack
+from .report import build_report
 from .tally import Tally
 
 if TYPE_CHECKING:
@@ -47,6 +48,19 @@ class Verified:
     expected: int  # items the series leaves in the table (all of them, whatever the sample)
     table_count: int | None  # None with a sample: not counted
     duration_s: float
+
+    def report(self, table: str, exports: Sequence[Export], *, sample: float | None, exact: bool) -> dict[str, Any]:
+        """The verify report document (report.py) of this result."""
+        return build_report(
+            table=table,
+            exports=[e.url for e in exports],
+            tally=self.tally,
+            table_count=self.table_count,
+            expected=self.expected,
+            sample=sample,
+            exact=exact,
+            duration_s=self.duration_s,
+        )
 
 
 class _Expected:
