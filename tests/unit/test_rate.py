@@ -1,0 +1,111 @@
+"""The adaptive write rate with a fake clock: probing up, backing off on throttles and on UnprocessedItems,
+debts paid before the next call, refused units never handed back as a burst."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ddb_restore.write.rate import COLD_START_WCU, AdaptiveRate
+from support.clock import FakeClock
+
+
+def limiter(rate: float | None = 100.0, **kw: float) -> tuple[AdaptiveRate, FakeClock]:
+    fake = FakeClock()
+    return AdaptiveRate(clock=fake, rate=rate, **kw), fake
+
+
+def test_a_cold_writer_starts_at_the_cold_rate_in_slow_start() -> None:
+    cold, _ = limiter(None)
+    assert (cold.rate, cold.slow_start) == (COLD_START_WCU, True)
+    warm, _ = limiter(300)
+    assert (warm.rate, warm.slow_start) == (300, False)
+
+
+def test_calls_are_paced_at_the_rate_from_an_empty_bucket() -> None:
+    rate, fake = limiter(100)
+    assert rate.acquire(25) == pytest.approx(0.25)
+    assert rate.acquire(25) == pytest.approx(0.25)
+    assert fake.sleeps == [pytest.approx(0.25)] * 2
+
+
+def test_a_call_taken_whole_after_waiting_probes_up_with_time() -> None:
+    rate, fake = limiter(100, growth=0.4)
+    rate.acquire(50)  # 0.5 s at 100/s
+    rate.taken()
+    assert rate.rate == pytest.approx(100 * math.exp(0.4 * 0.5))
+
+
+def test_slow_start_grows_faster_until_the_first_back_off() -> None:
+    rate, _ = limiter(None, start_growth=2.0)
+    rate.acquire(100)  # 0.5 s at 200/s
+    rate.taken()
+    assert rate.rate == pytest.approx(COLD_START_WCU * math.exp(1.0))
+    rate.unprocessed(25, 5)
+    assert not rate.slow_start
+
+
+def test_a_writer_not_held_back_by_its_rate_does_not_grow() -> None:
+    rate, fake = limiter(100)
+    fake.now += 10  # the writer was busy elsewhere: the bucket filled (up to half a second's worth)
+    assert rate.acquire(25) == 0.0
+    rate.taken()
+    assert rate.rate == 100
+
+
+def test_unprocessed_items_cut_the_rate_to_the_share_taken() -> None:
+    rate, _ = limiter(100)
+    rate.unprocessed(sent_units=100, left_units=40)
+    assert rate.rate == pytest.approx(60)
+
+
+def test_a_few_unprocessed_items_still_cut_by_at_least_the_minimum() -> None:
+    rate, _ = limiter(100, cut=0.85)
+    rate.unprocessed(sent_units=100, left_units=1)
+    assert rate.rate == pytest.approx(85)
+
+
+def test_nothing_processed_cuts_by_half_at_most() -> None:
+    rate, _ = limiter(100)
+    rate.unprocessed(sent_units=25, left_units=25)
+    assert rate.rate == pytest.approx(50)
+
+
+def test_a_throttled_call_halves_the_rate() -> None:
+    rate, _ = limiter(100)
+    rate.throttled()
+    assert rate.rate == pytest.approx(50)
+
+
+def test_the_rate_stays_between_floor_and_ceiling() -> None:
+    rate, _ = limiter(100, floor=25, ceiling=150)
+    for _ in range(5):
+        rate.throttled()
+    assert rate.rate == 25
+    fast, _ = limiter(1000, ceiling=150)
+    assert fast.rate == 150
+
+
+def test_a_debt_is_paid_before_the_next_call() -> None:
+    rate, fake = limiter(100)
+    assert rate.acquire(366) == pytest.approx(3.66)  # a 350 KB item and 24 small ones: waited before it goes
+    fake.now += 0.01
+    assert rate.acquire(25) == pytest.approx(0.24)  # the next waits for its own units, the debt is gone
+
+
+def test_refused_units_are_paid_again_so_the_retry_waits_for_the_table() -> None:
+    rate, fake = limiter(100)
+    rate.acquire(100)  # 1 s
+    rate.unprocessed(sent_units=100, left_units=50)  # 50 units back, the rate cut to 50/s
+    assert rate.acquire(50) == pytest.approx(1.0)  # the retry waits 50 units at 50/s: no refund, no burst
+
+
+def test_a_steady_stream_never_spends_more_than_the_rate_in_any_second() -> None:
+    rate, fake = limiter(200)
+    start, sent = fake.now, []
+    for _ in range(200):
+        rate.acquire(10)
+        sent.append((fake.now - start, 10))
+    for second in range(9):
+        assert sum(u for t, u in sent if second <= t < second + 1) <= 200
