@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from ddb_restore.write.rate import COLD_START_WCU, AdaptiveRate
+from ddb_restore.write.rate import AdaptiveRate
 from support.clock import FakeClock
 
 
@@ -16,11 +16,37 @@ def limiter(rate: float | None = 100.0, **kw: float) -> tuple[AdaptiveRate, Fake
     return AdaptiveRate(clock=fake, rate=rate, **kw), fake
 
 
-def test_a_cold_writer_starts_at_the_cold_rate_in_slow_start() -> None:
-    cold, _ = limiter(None)
-    assert (cold.rate, cold.slow_start) == (COLD_START_WCU, True)
-    warm, _ = limiter(300)
-    assert (warm.rate, warm.slow_start) == (300, False)
+def test_a_writer_is_unpaced_until_the_table_first_says_no() -> None:
+    rate, fake = limiter(None)
+    assert rate.rate is None
+    assert [rate.acquire(25) for _ in range(40)] == [0.0] * 40
+    rate.taken()
+    assert (rate.rate, fake.sleeps) == (None, [])
+
+
+def test_the_first_refusal_paces_at_the_rate_sent_over_the_last_second_cut() -> None:
+    rate, fake = limiter(None)
+    for _ in range(40):  # 1,000 units over two seconds: 500 a second
+        rate.acquire(25)
+        fake.now += 0.05
+    rate.unprocessed(sent_units=25, left_units=5)  # the table took 80%
+    assert rate.rate == pytest.approx(500 * 0.8, rel=0.06)
+    assert rate.acquire(100) == pytest.approx(100 / rate.rate)
+
+
+def test_a_first_throttle_halves_what_was_sent() -> None:
+    rate, fake = limiter(None)
+    for _ in range(10):
+        rate.acquire(30)
+        fake.now += 0.1
+    rate.throttled()
+    assert rate.rate == pytest.approx(150, rel=0.11)
+
+
+def test_a_rate_carried_from_the_last_chunk_paces_from_the_start() -> None:
+    rate, _ = limiter(300)
+    assert rate.rate == 300
+    assert rate.acquire(30) == pytest.approx(0.1)
 
 
 def test_calls_are_paced_at_the_rate_from_an_empty_bucket() -> None:
@@ -35,15 +61,6 @@ def test_a_call_taken_whole_after_waiting_probes_up_with_time() -> None:
     rate.acquire(50)  # 0.5 s at 100/s
     rate.taken()
     assert rate.rate == pytest.approx(100 * math.exp(0.4 * 0.5))
-
-
-def test_slow_start_grows_faster_until_the_first_back_off() -> None:
-    rate, _ = limiter(None, start_growth=2.0)
-    rate.acquire(100)  # 0.5 s at 200/s
-    rate.taken()
-    assert rate.rate == pytest.approx(COLD_START_WCU * math.exp(1.0))
-    rate.unprocessed(25, 5)
-    assert not rate.slow_start
 
 
 def test_a_writer_not_held_back_by_its_rate_does_not_grow() -> None:

@@ -37,6 +37,7 @@ from ..restore.rejects import RejectsFile
 from ..restore.report import FileResult, build_report
 from ..retry import RetryPolicy
 from ..write.budget import WriteBudget
+from ..write.rate import AdaptiveRate
 from ..write.writer import BatchWriter, WriteCounts
 from .runstore import RunStore
 from .settings import StackSettings
@@ -203,6 +204,8 @@ def write_file_chunk(
             key_names,
             reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
             budget=WriteBudget(file_wcu, clock=clock, start_full=False) if (file_wcu := run.get("fileWcu")) else None,
+            # The rate the previous chunk reached (rate.py): this one does not start cold.
+            rate=(rate := AdaptiveRate(clock=clock, rate=event.get("rate"), ceiling=file_wcu)),
             # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
             retry=RetryPolicy(clock=clock, max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )
@@ -221,6 +224,7 @@ def write_file_chunk(
                 cursor,
                 should_stop,
                 winners,
+                settings.reorder_window,
             )
             state.update(
                 {"cursor": chunk.line, "done": chunk.done, "status": "done" if chunk.done else "running", "stalls": 0}
@@ -239,6 +243,8 @@ def write_file_chunk(
     counts.add(writer.counts)
     state["counts"] = counts.as_dict()
     state["chunkCounts"] = writer.counts.as_dict()
+    if rate.rate is not None:
+        state["rate"] = round(rate.rate, 1)
     if state.get("done"):
         _record_result(store, export, url, file, state, state["cursor"], counts)
         if state.get("status") == "done":
@@ -332,7 +338,8 @@ def summarize(
     summary = (
         f"{report['status']}: {report['items_put']:,} put, {report['items_deleted']:,} deleted, "
         f"{report['items_rejected']:,} rejected of {report['items_expected']:,} records in "
-        f"{report['files_done']}/{report['files']} files; report {report_url}"
+        f"{report['files_done']}/{report['files']} files, {report['throttle_retries']:,} of "
+        f"{report['write_calls']:,} write calls throttled ({report['throttled_share']:.1%}); report {report_url}"
     )
     if notify:
         notify(

@@ -39,6 +39,7 @@ __all__ = [
 Op = Literal["put", "delete"]
 AttributeMap = dict[str, Any]
 
+
 @dataclass(slots=True)
 class Record:
     """One write request taken from one line of a data file. Never changed once parsed, yet not `frozen`: a

@@ -9,6 +9,7 @@ reported as skipped) — the report says how far each file got, and a second run
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ..export.manifest import DataFile, Export
 from ..export.supersede import Winners, find_superseded
 from ..retry import RereadPolicy, RetryPolicy
 from ..write.budget import WriteBudget
+from ..write.rate import AdaptiveRate
 from ..write.writer import BatchWriter
 from .chunk import chunk_steps
 from .plan import TargetTable, parser_for
@@ -47,6 +49,15 @@ class RunSettings:
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
     revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
     skip_newer: str | None = None  # conditional writes: keep items whose numeric attribute is newer
+    reorder_window: int = 0  # records of a file written in a spread order (chunk.py); 0: file order
+
+
+class _WorkerRate(threading.local):
+    """One adaptive rate per worker thread (rate.py): the thread sends and sleeps for all the files it steps,
+    as a writer Lambda does for its one file, so it is the thread that adapts; the threads share nothing."""
+
+    def __init__(self, clock: Clock, ceiling: float | None) -> None:
+        self.rate = AdaptiveRate(clock=clock, ceiling=ceiling)
 
 
 def _deadline(seconds: float | None, clock: Clock) -> Callable[[int], bool]:
@@ -68,6 +79,7 @@ def _restore_file(
     rejects: RejectsFile,
     progress: Callable[[int, int], None],
     winners: Winners,
+    worker: _WorkerRate,
 ) -> Generator[None, None, None]:
     """Write one file chunk by chunk into `result`, pausing between steps (see spread.py)."""
     url = export.folder.url(file.name)
@@ -77,6 +89,7 @@ def _restore_file(
         table.key_names,
         reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
         budget=settings.budget,
+        rate=worker.rate,  # read here, in the worker's thread: this generator is first stepped there
         retry=settings.retry,
         progress=progress,
         skip_newer=settings.skip_newer,
@@ -93,6 +106,7 @@ def _restore_file(
                 result.line,
                 should_stop=_deadline(settings.chunk_seconds, settings.clock),
                 winners=winners,
+                window=settings.reorder_window,
             )
         except DataFileError as err:
             result.line = err.cursor if err.cursor is not None else result.line
@@ -133,6 +147,7 @@ def restore(
     ]
     report_progress = progress if progress is not None else (lambda items, units: None)
     failed_before = False
+    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None)
     for export, export_results in zip(exports, results, strict=True):
         if failed_before:
             for r in export_results:
@@ -153,6 +168,7 @@ def restore(
                 rejects=rejects,
                 progress=report_progress,
                 winners=winners,
+                worker=worker,
             )
             for file, result in spread_order(list(zip(export.files, export_results, strict=True)))
         )

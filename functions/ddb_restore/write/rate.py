@@ -4,9 +4,11 @@ Why not botocore's adaptive mode: it takes one token per call whatever its size,
 throttles; a BatchWriteItem answered 200 with `UnprocessedItems` counts there as a success, and its rate rises
 into a table that has just said no. This limiter is fed what the table answered, counted in write units:
 
+- until the table first says no, it does not pace at all: a restore below the table's capacity pays
+  nothing, and the first refusal tells it where the table stands. It then paces at the rate it was
+  sending (units of the last second), cut as below;
 - every call it held back (its rate, not the writer, was the bound) that the table took whole lets the rate
-  grow, by `growth` per second of time since the last change: fast (`start_growth`) until the first back-off,
-  a slow start to find the table, then gently, probing for more;
+  grow, by `growth` per second of time since the last change, probing for more;
 - a call handed back in part lowers the rate to the share of its units the table took, by at least `cut`
   and at most by half; a call throttled whole halves it;
 - the units of refused writes are not given back: their retry pays for them again at the lowered rate, so it
@@ -21,20 +23,21 @@ the child state machine's state from chunk to chunk, so the next chunk starts wh
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from ..clock import Clock
 from .budget import WriteBudget
 
-__all__ = ["AdaptiveRate", "COLD_START_WCU"]
+__all__ = ["AdaptiveRate"]
 
-# A first chunk starts here: a fifth of one partition's 1,000 WCU/s; the slow start finds more in about a second.
-COLD_START_WCU = 200.0
+# How far back the send rate is measured when the table first says no.
+_WINDOW_SECONDS = 1.0
 
 
 class AdaptiveRate:
     """A token bucket of write units whose rate follows the table's answers (see the module docstring).
 
-    `rate` is where to start (None: `COLD_START_WCU`, slow start on); `ceiling` caps it (a budget's share);
+    `rate` is where to start (None: unpaced until the first refusal); `ceiling` caps it (a budget's share);
     `floor` keeps one batch of small items a second going, so a rate cut to nothing still probes."""
 
     def __init__(
@@ -45,52 +48,66 @@ class AdaptiveRate:
         ceiling: float | None = None,
         floor: float = 25.0,
         growth: float = 0.4,
-        start_growth: float = 2.0,
         cut: float = 0.85,
         burst_seconds: float = 0.5,
     ) -> None:
         self.floor = floor
         self.ceiling = ceiling
         self.growth = growth
-        self.start_growth = start_growth
         self.cut = cut
-        self.slow_start = rate is None
+        self.burst_seconds = burst_seconds
         self._clock = clock
-        self._bucket = WriteBudget(
-            self._bounded(rate or COLD_START_WCU), clock=clock, burst_seconds=burst_seconds, start_full=False
-        )
+        self._bucket: WriteBudget | None = None
+        self._sent: deque[tuple[float, int]] = deque()  # (when, units) of the last second, while unpaced
         self._changed = clock.monotonic()
         self._held = False
+        if rate:
+            self._set(rate)
 
     @property
-    def rate(self) -> float:
-        return self._bucket.rate
-
-    def _bounded(self, rate: float) -> float:
-        return max(self.floor, min(rate, self.ceiling) if self.ceiling else rate)
+    def rate(self) -> float | None:
+        """Write units per second, or None while unpaced."""
+        return self._bucket.rate if self._bucket else None
 
     def _set(self, rate: float) -> None:
-        self._bucket.set_rate(self._bounded(rate))
+        rate = max(self.floor, min(rate, self.ceiling) if self.ceiling else rate)
+        if self._bucket is None:
+            self._bucket = WriteBudget(rate, clock=self._clock, burst_seconds=self.burst_seconds, start_full=False)
+            self._sent.clear()
+        else:
+            self._bucket.set_rate(rate)
         self._changed = self._clock.monotonic()
+
+    def _current(self) -> float:
+        """The rate to cut from: the paced one, or what was sent over the last second."""
+        if self._bucket:
+            return self._bucket.rate
+        now = self._clock.monotonic()
+        span = max(now - self._sent[0][0], 0.1) if self._sent else _WINDOW_SECONDS
+        return sum(units for _, units in self._sent) / min(span, _WINDOW_SECONDS)
 
     def acquire(self, units: int) -> float:
         """Wait until `units` are paid for at the current rate (a debt is paid before the call goes)."""
+        if self._bucket is None:
+            now = self._clock.monotonic()
+            self._sent.append((now, units))
+            while self._sent[0][0] < now - _WINDOW_SECONDS:
+                self._sent.popleft()
+            return 0.0
         waited = self._bucket.acquire(units)
         self._held = waited > 0
         return waited
 
     def taken(self) -> None:
         """The table took the whole call: grow, if this limiter was what held the writer back."""
-        if self._held:
+        if self._bucket and self._held:
             seconds = self._clock.monotonic() - self._changed
-            self._set(self.rate * math.exp((self.start_growth if self.slow_start else self.growth) * seconds))
+            self._set(self._bucket.rate * math.exp(self.growth * seconds))
 
     def unprocessed(self, sent_units: int, left_units: int) -> None:
         """The table took `sent_units - left_units` of the call's units and handed the rest back."""
-        self.slow_start = False
-        self._set(self.rate * min(self.cut, max(0.5, (sent_units - left_units) / sent_units)))
+        self._set(self._current() * min(self.cut, max(0.5, (sent_units - left_units) / sent_units)))
 
     def throttled(self) -> None:
         """The table refused the whole call."""
-        self.slow_start = False
-        self._set(self.rate * 0.5)
+        self._set(self._current() * 0.5)
