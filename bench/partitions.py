@@ -5,25 +5,32 @@ dynalite (a real local DynamoDB server) sits behind the fault proxy with support
 PARTITIONS partitions of PARTITION_WCU write units a second each (1 KB rounding per item), the table's total
 their sum; writes whose partition is out of units come back in UnprocessedItems, a call of which none fits
 is throttled; the buckets start empty at each run (a full one would add a second's burst to a short run).
-The same items (~0.9 KB, one write unit each) are restored by `ddb-restore run` with its default
-`--workers`, into a fresh provisioned table, from three exports of FILES files:
+`ddb-restore run` (default `--workers`) restores into a fresh provisioned table, in nine cases side by side:
   keyspace: each file one contiguous slice of the hashed keyspace, items in hash order, the manifest listing
             the files in keyspace order (what AWS writes);
   shuffled: the same files, the manifest in a shuffled order;
   whole:    every file spanning the whole keyspace, items in no order (no real export looks like this: the
-            ceiling a writer could reach).
+            ceiling a writer could reach);
+  1 KB items (~0.9 KB, one write unit each) or mixed (every 50th ~350 KB, 342 units: on fewer partitions of
+  400 WCU/s, the same total, so that one fits a partition's second); with and without --max-wcu at 80% of the
+  capacity; and a target with 4x the partitions the export's files were cut for (each file spans four), with
+  no reorder window, a window of a quarter of a file, and a window of the whole file.
 Figures, from the model: write units accepted ÷ (capacity × the span from the first accepted write to the last)
-("÷ capacity"), the mean of the whole seconds in between ("steady"), calls throttled whole ÷ all calls, calls
-handed back in part; from the run's report: throttle and UnprocessedItems retries; and a scan of the table
-compared item by item with the export ("exact").
+("÷ capacity"), the mean of the whole seconds in between ("steady"), the lowest and highest mean of 10 whole
+seconds ÷ the budget or capacity, calls throttled whole ÷ all calls (what WriteThrottleEvents counts), calls
+handed back in part; from the run's report: its throttle retries; and a scan of the table compared item by
+item with the export ("exact").
 
-The capacities are scaled down (8 × 200 WCU = 1,600 WCU/s, where a real partition takes 1,000) so that dynalite
+The capacities are scaled down (8 × 100 WCU = 800 WCU/s, where a real partition takes 1,000) so that dynalite
 and the proxy, sharing this 2-core machine with the writer, are not the bottleneck: what is measured is how the
-writes spread over the partitions, which does not depend on the scale.
+writes spread over the partitions and how the writers adapt, which does not depend on the scale.
 
-    .venv/bin/python bench/partitions.py [--partitions 8] [--partition-wcu 200] [--files 16] [--items 1000]
+    .venv/bin/python bench/partitions.py [--partitions 8] [--partition-wcu 100] [--files 16] [--items 500]
+                                         [--mixed-items 100] [--cases 1,2,...]
 
-Target (issue 17, item 2): keyspace layout ≥ 0.9 of the capacity, every item exact.
+Targets (issue 17): keyspace layout ≥ 0.9 of the capacity (item 2); without --max-wcu ≥ 0.85 of it with ≤ 10%
+of calls throttled, 1 KB and mixed (item 5); with --max-wcu at 80%, within 5% of the budget over every 10
+seconds, ≤ 1% throttled (item 6); every item exact.
 """
 
 from __future__ import annotations

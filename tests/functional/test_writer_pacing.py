@@ -56,7 +56,7 @@ def test_a_throttled_batch_pays_its_units_again_under_a_budget() -> None:
     assert writer.counts.write_calls == 2 and writer.counts.throttle_retries == 1
 
 
-def test_a_throttle_halves_the_writers_rate_before_its_retry_then_it_grows() -> None:
+def test_a_throttle_cuts_the_writers_rate_before_its_retry_then_it_grows() -> None:
     writer, clock = write([THROTTLE, PASS], rate=100)
-    assert [s for s in clock.sleeps if s] == [pytest.approx(0.25), pytest.approx(0.5)]  # 25 units at 100, then 50
-    assert writer.rate is not None and writer.rate.rate == pytest.approx(50 * math.exp(0.4 * 0.5))
+    assert [s for s in clock.sleeps if s] == [pytest.approx(0.25), pytest.approx(25 / 70)]  # at 100, then 70
+    assert writer.rate is not None and writer.rate.rate == pytest.approx(70 * math.exp(0.4 * 25 / 70))

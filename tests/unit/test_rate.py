@@ -34,13 +34,13 @@ def test_the_first_refusal_paces_at_the_rate_sent_over_the_last_second_cut() -> 
     assert rate.acquire(100) == pytest.approx(100 / rate.rate)
 
 
-def test_a_first_throttle_halves_what_was_sent() -> None:
+def test_a_first_throttle_cuts_what_was_sent_to_seven_tenths() -> None:
     rate, fake = limiter(None)
     for _ in range(10):
         rate.acquire(30)
         fake.now += 0.1
     rate.throttled()
-    assert rate.rate == pytest.approx(150, rel=0.11)
+    assert rate.rate == pytest.approx(300 * 0.7, rel=0.11)
 
 
 def test_a_rate_carried_from_the_last_chunk_paces_from_the_start() -> None:
@@ -73,32 +73,32 @@ def test_a_writer_not_held_back_by_its_rate_does_not_grow() -> None:
 
 def test_unprocessed_items_cut_the_rate_to_the_share_taken() -> None:
     rate, _ = limiter(100)
-    rate.unprocessed(sent_units=100, left_units=40)
-    assert rate.rate == pytest.approx(60)
+    rate.unprocessed(sent_units=100, left_units=20)
+    assert rate.rate == pytest.approx(80)
 
 
 def test_a_few_unprocessed_items_still_cut_by_at_least_the_minimum() -> None:
-    rate, _ = limiter(100, cut=0.85)
+    rate, _ = limiter(100, cut=0.9)
     rate.unprocessed(sent_units=100, left_units=1)
-    assert rate.rate == pytest.approx(85)
+    assert rate.rate == pytest.approx(90)
 
 
-def test_nothing_processed_cuts_by_half_at_most() -> None:
+def test_a_large_item_handed_back_cuts_no_deeper_than_a_throttle() -> None:
     rate, _ = limiter(100)
-    rate.unprocessed(sent_units=25, left_units=25)
-    assert rate.rate == pytest.approx(50)
+    rate.unprocessed(sent_units=366, left_units=342)  # a 350 KB item refused, 24 small ones taken
+    assert rate.rate == pytest.approx(70)
 
 
-def test_a_throttled_call_halves_the_rate() -> None:
+def test_a_throttled_call_cuts_the_rate_to_seven_tenths() -> None:
     rate, _ = limiter(100)
     rate.throttled()
-    assert rate.rate == pytest.approx(50)
+    assert rate.rate == pytest.approx(70)
 
 
 def test_the_rate_stays_between_floor_and_ceiling() -> None:
     rate, _ = limiter(100, floor=25, ceiling=150)
     for _ in range(5):
-        rate.throttled()
+        rate.throttled()  # 100 x 0.7^5 = 17
     assert rate.rate == 25
     fast, _ = limiter(1000, ceiling=150)
     assert fast.rate == 150
@@ -114,8 +114,8 @@ def test_a_debt_is_paid_before_the_next_call() -> None:
 def test_refused_units_are_paid_again_so_the_retry_waits_for_the_table() -> None:
     rate, fake = limiter(100)
     rate.acquire(100)  # 1 s
-    rate.unprocessed(sent_units=100, left_units=50)  # 50 units back, the rate cut to 50/s
-    assert rate.acquire(50) == pytest.approx(1.0)  # the retry waits 50 units at 50/s: no refund, no burst
+    rate.unprocessed(sent_units=100, left_units=30)  # 30 units back, the rate cut to 70/s
+    assert rate.acquire(30) == pytest.approx(30 / 70)  # the retry waits for them at 70/s: no refund, no burst
 
 
 def test_a_steady_stream_never_spends_more_than_the_rate_in_any_second() -> None:

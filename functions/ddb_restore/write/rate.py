@@ -9,8 +9,10 @@ into a table that has just said no. This limiter is fed what the table answered,
   sending (units of the last second), cut as below;
 - every call it held back (its rate, not the writer, was the bound) that the table took whole lets the rate
   grow, by `growth` per second of time since the last change, probing for more;
-- a call handed back in part lowers the rate to the share of its units the table took, by at least `cut`
-  and at most by half; a call throttled whole halves it;
+- a call handed back in part lowers the rate to the share of its units the table took, but by no less than
+  `cut` (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle):
+  a refused 350 KB item is most of a call's units, and cutting by all of them would leave the writer idle
+  for seconds (bench/partitions.py saw whole seconds of nothing);
 - the units of refused writes are not given back: their retry pays for them again at the lowered rate, so it
   waits for the table to refill instead of going at once (botocore's CUBIC cuts to 0.7 × and climbs back; we
   cut by what the table said it took, which needs no model of the table).
@@ -48,13 +50,15 @@ class AdaptiveRate:
         ceiling: float | None = None,
         floor: float = 25.0,
         growth: float = 0.4,
-        cut: float = 0.85,
+        cut: float = 0.9,
+        deepest_cut: float = 0.7,
         burst_seconds: float = 0.5,
     ) -> None:
         self.floor = floor
         self.ceiling = ceiling
         self.growth = growth
         self.cut = cut
+        self.deepest_cut = deepest_cut
         self.burst_seconds = burst_seconds
         self._clock = clock
         self._bucket: WriteBudget | None = None
@@ -106,8 +110,8 @@ class AdaptiveRate:
 
     def unprocessed(self, sent_units: int, left_units: int) -> None:
         """The table took `sent_units - left_units` of the call's units and handed the rest back."""
-        self._set(self._current() * min(self.cut, max(0.5, (sent_units - left_units) / sent_units)))
+        self._set(self._current() * min(self.cut, max(self.deepest_cut, (sent_units - left_units) / sent_units)))
 
     def throttled(self) -> None:
         """The table refused the whole call."""
-        self._set(self._current() * 0.5)
+        self._set(self._current() * self.deepest_cut)
