@@ -7,7 +7,7 @@ process's RSS too). The baseline, in the same run, is the same command on a 1 MB
 difference is what the file's size costs.
 A run that succeeds has read the whole file and checked its MD5 and its count against the manifest.
 
-    .venv/bin/python bench/memory.py [--mb 200]      # the issue's case: --mb 1024
+    .venv/bin/python bench/memory.py [--mb 200] [--reorder-window 0]     # the issue's case: --mb 1024
 
 Target (issue 6): peak RSS < 256 MB for a 1 GB file.
 """
@@ -73,9 +73,9 @@ def lines(target_bytes: int, counter: list[int]) -> Iterator[str]:
     counter[0] = i
 
 
-def restore(folder: Path, work: Path, sink: Sink, tag: str) -> tuple[Measured, dict]:
+def restore(folder: Path, work: Path, sink: Sink, tag: str, window: int) -> tuple[Measured, dict]:
     report_path = work / f"report-{tag}.json"
-    cmd = [DDB_RESTORE, "run", str(folder), "--table", TABLE, "--workers", "1"]
+    cmd = [DDB_RESTORE, "run", str(folder), "--table", TABLE, "--workers", "1", "--reorder-window", str(window)]
     cmd += ["--report", str(report_path), "--rejects", str(work / f"rejects-{tag}.jsonl")]
     sink.reset()
     measured = run_measured(cmd, aws_env(sink.endpoint))
@@ -86,6 +86,7 @@ def restore(folder: Path, work: Path, sink: Sink, tag: str) -> tuple[Measured, d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=200, help="uncompressed size of the data file in MB (200)")
+    parser.add_argument("--reorder-window", type=int, default=0, help="ddb-restore run --reorder-window (0)")
     args = parser.parse_args()
 
     rows = []
@@ -96,7 +97,7 @@ def main() -> None:
             count = [0]
             folder = write_streamed_export(work / tag, lines(int(mb * 1e6), count), export_id=f"01700000000000-{tag}")
             gz_mb = data_files(folder)[0].stat().st_size / 1e6
-            measured, stats = restore(folder, work, sink, tag)
+            measured, stats = restore(folder, work, sink, tag, args.reorder_window)
             report = stats["report"]
             verified = report["status"] == "succeeded" and report["files_done"] == 1 and stats["items"] == count[0]
             results[tag] = measured

@@ -5,25 +5,32 @@ dynalite (a real local DynamoDB server) sits behind the fault proxy with support
 PARTITIONS partitions of PARTITION_WCU write units a second each (1 KB rounding per item), the table's total
 their sum; writes whose partition is out of units come back in UnprocessedItems, a call of which none fits
 is throttled; the buckets start empty at each run (a full one would add a second's burst to a short run).
-The same items (~0.9 KB, one write unit each) are restored by `ddb-restore run` with its default
-`--workers`, into a fresh provisioned table, from three exports of FILES files:
+`ddb-restore run` (default `--workers`) restores into a fresh provisioned table, in nine cases side by side:
   keyspace: each file one contiguous slice of the hashed keyspace, items in hash order, the manifest listing
             the files in keyspace order (what AWS writes);
   shuffled: the same files, the manifest in a shuffled order;
   whole:    every file spanning the whole keyspace, items in no order (no real export looks like this: the
-            ceiling a writer could reach).
+            ceiling a writer could reach);
+  1 KB items (~0.9 KB, one write unit each) or mixed (every 50th ~350 KB, 342 units: on fewer partitions of
+  400 WCU/s, the same total, so that one fits a partition's second); with and without --max-wcu at 80% of the
+  capacity; and a target with 4x the partitions the export's files were cut for (each file spans four), with
+  no reorder window, a window of a quarter of a file, and a window of the whole file.
 Figures, from the model: write units accepted ÷ (capacity × the span from the first accepted write to the last)
-("÷ capacity"), the mean of the whole seconds in between ("steady"), calls throttled whole ÷ all calls, calls
-handed back in part; from the run's report: throttle and UnprocessedItems retries; and a scan of the table
-compared item by item with the export ("exact").
+("÷ capacity"), the mean of the whole seconds in between ("steady"), the lowest and highest mean of 10 whole
+seconds ÷ the budget or capacity, calls throttled whole ÷ all calls (what WriteThrottleEvents counts), calls
+handed back in part; from the run's report: its throttle retries; and a scan of the table compared item by
+item with the export ("exact").
 
-The capacities are scaled down (8 × 200 WCU = 1,600 WCU/s, where a real partition takes 1,000) so that dynalite
+The capacities are scaled down (8 × 100 WCU = 800 WCU/s, where a real partition takes 1,000) so that dynalite
 and the proxy, sharing this 2-core machine with the writer, are not the bottleneck: what is measured is how the
-writes spread over the partitions, which does not depend on the scale.
+writes spread over the partitions and how the writers adapt, which does not depend on the scale.
 
-    .venv/bin/python bench/partitions.py [--partitions 8] [--partition-wcu 200] [--files 16] [--items 1000]
+    .venv/bin/python bench/partitions.py [--partitions 8] [--partition-wcu 100] [--files 16] [--items 500]
+                                         [--mixed-items 100] [--cases 1,2,...]
 
-Target (issue 17, item 2): keyspace layout ≥ 0.9 of the capacity, every item exact.
+Targets (issue 17): keyspace layout ≥ 0.9 of the capacity (item 2); without --max-wcu ≥ 0.85 of it with ≤ 10%
+of calls throttled, 1 KB and mixed (item 5); with --max-wcu at 80%, within 5% of the budget over every 10
+seconds, ≤ 1% throttled (item 6); every item exact.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import json
 import statistics
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,34 +53,74 @@ from _common import DDB_RESTORE, aws_env, run_measured, table  # noqa: E402
 from support.compare import diff_tables, scan_items  # noqa: E402
 from support.dynalite import Dynalite  # noqa: E402
 from support.faultproxy import FaultProxy  # noqa: E402
-from support.partitions import LAYOUTS, PartitionModel, create_provisioned_table, write_partitioned_export  # noqa: E402
+from support.partitions import PartitionModel, create_provisioned_table, write_partitioned_export  # noqa: E402
 
 
-def bench_item(i: int) -> dict[str, Any]:
-    """An item of ~0.9 KB (one write unit), its partition key unique."""
-    return {"pk": {"S": f"user#{i:08d}"}, "sk": {"N": str(i % 10)}, "payload": {"S": f"{i:x}" * (880 // len(f"{i:x}"))}}
+def bench_item(i: int, mixed: bool = False) -> dict[str, Any]:
+    """An item of ~0.9 KB (one write unit), its partition key unique; `mixed`: every 50th of ~350 KB (342 units)."""
+    payload = "x" * 350_000 if mixed and i % 50 == 49 else f"{i:x}" * (880 // len(f"{i:x}"))
+    return {"pk": {"S": f"user#{i:08d}"}, "sk": {"N": str(i % 10)}, "payload": {"S": payload}}
 
 
-def restore(layout: str, folder: Path, work: Path, proxy: FaultProxy, model: PartitionModel, client: Any,
-            items: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-    name = create_provisioned_table(client, f"Bench-{layout}", int(model.table_wcu))
-    report_path = work / f"report-{layout}.json"
-    cmd = [DDB_RESTORE, "run", str(folder), "--table", name, "--report", str(report_path)]
-    cmd += ["--rejects", str(work / f"rejects-{layout}.jsonl")]
+@dataclass(frozen=True)
+class Case:
+    """One restore of the side-by-side table: an export layout and item mix, a table, the run's options."""
+
+    name: str
+    layout: str = "keyspace"
+    mixed: bool = False
+    budget: bool = False  # --max-wcu at BUDGET_SHARE of the capacity
+    wider: bool = False  # the target has 4x the partitions the export's files were cut for
+    window_split: int = 0  # --reorder-window = a file's items ÷ this (0: no window)
+
+
+BUDGET_SHARE = 0.8
+CASES = [
+    Case("keyspace, 1 KB"),
+    Case("shuffled, 1 KB", layout="shuffled"),
+    Case("whole, 1 KB", layout="whole"),
+    Case("keyspace, mixed", mixed=True),
+    Case("keyspace, 1 KB, --max-wcu 80%", budget=True),
+    Case("keyspace, mixed, --max-wcu 80%", mixed=True, budget=True),
+    Case("4x partitions, keyspace, 1 KB", wider=True),
+    Case("4x partitions, window = file / 4", wider=True, window_split=4),
+    Case("4x partitions, window = file", wider=True, window_split=1),
+]
+
+
+def model_for(case: Case, args: argparse.Namespace) -> PartitionModel:
+    """The table: PARTITIONS x PARTITION_WCU; for mixed items fewer, larger partitions of the same total (a 342-unit
+    item must fit a partition's second); for `wider`, 4x the partitions, each a quarter."""
+    total = args.partitions * args.partition_wcu
+    partitions = max(1, int(total // 400)) if case.mixed else args.partitions * (4 if case.wider else 1)
+    return PartitionModel(partitions, total / partitions, start_full=False)
+
+
+def restore(case: Case, folder: Path, work: Path, proxy: FaultProxy, model: PartitionModel, client: Any,
+            items: list[dict[str, Any]], extra: list[str]) -> dict[str, Any]:  # fmt: skip
+    tag = "".join(c if c.isalnum() else "-" for c in case.name)
+    name = create_provisioned_table(client, f"Bench-{tag}", int(model.table_wcu))
+    report_path = work / f"report-{tag}.json"
+    cmd = [DDB_RESTORE, "run", str(folder), "--table", name, "--report", str(report_path), *extra]
+    cmd += ["--rejects", str(work / f"rejects-{tag}.jsonl")]
+    proxy.admit_with(model)
     model.reset()
     measured = run_measured(cmd, aws_env(proxy.endpoint))
     stats = model.stats()
     if measured.rc != 0:
-        print(f"run {layout} exited {measured.rc}:\n{measured.output[-2000:]}", file=sys.stderr)
+        print(f"run {case.name} exited {measured.rc}:\n{measured.output[-2000:]}", file=sys.stderr)
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     problems = diff_tables(items, scan_items(client, name), ("pk", "sk"))
+    client.delete_table(TableName=name)
     interior = stats["per_second"][1:-1]
+    windows = [sum(interior[i : i + 10]) / 10 for i in range(len(interior) - 9)]
     return {
         "rc": measured.rc,
         "wall": measured.wall,
         "stats": stats,
         "report": report,
         "steady": statistics.fmean(interior) / model.table_wcu if interior else float("nan"),
+        "windows": (min(windows), max(windows)) if windows else None,
         "problems": problems,
     }
 
@@ -80,15 +128,16 @@ def restore(layout: str, folder: Path, work: Path, proxy: FaultProxy, model: Par
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--partitions", type=int, default=8, help="partitions of the table (default 8)")
-    parser.add_argument("--partition-wcu", type=float, default=200, help="WCU/s per partition (default 200)")
+    parser.add_argument("--partition-wcu", type=float, default=100, help="WCU/s per partition (default 100)")
     parser.add_argument("--files", type=int, default=16, help="data files of the export (default 16)")
-    parser.add_argument("--items", type=int, default=1000, help="items per file (default 1,000)")
-    parser.add_argument("--layouts", default=",".join(LAYOUTS), help=f"which to run (default {','.join(LAYOUTS)})")
+    parser.add_argument("--items", type=int, default=500, help="1 KB items per file (default 500)")
+    parser.add_argument("--mixed-items", type=int, default=100, help="mixed items per file (default 100)")
+    parser.add_argument("--cases", default="", help="comma-separated numbers of the cases to run (default all)")
     args = parser.parse_args()
 
-    items = [bench_item(i) for i in range(args.files * args.items)]
-    model = PartitionModel(args.partitions, args.partition_wcu, start_full=False)
+    chosen = [CASES[int(n) - 1] for n in args.cases.split(",")] if args.cases else CASES
     runs: dict[str, dict[str, Any]] = {}
+    capacity = args.partitions * args.partition_wcu
     with tempfile.TemporaryDirectory(prefix="bench-partitions-") as tmp, Dynalite() as dynalite:
         work = Path(tmp)
         client = boto3.client(
@@ -99,48 +148,59 @@ def main() -> None:
             aws_secret_access_key="bench",
         )
         print(
-            f"table: {args.partitions} partitions x {args.partition_wcu:,.0f} WCU/s = {model.table_wcu:,.0f} WCU/s; "
-            f"export: {args.files} files x {args.items:,} items of 1 write unit; ddb-restore run, default --workers"
+            f"table: {capacity:,.0f} WCU/s ({args.partitions} partitions x {args.partition_wcu:,.0f}; mixed items: "
+            f"partitions of 400; 4x: {4 * args.partitions} of {args.partition_wcu / 4:,.0f}); export: {args.files} "
+            f"files x {args.items:,} items of 1 write unit, or x {args.mixed_items:,} mixed (2% of ~350 KB); "
+            f"ddb-restore run, default --workers"
         )
         with FaultProxy(dynalite.endpoint) as proxy:
-            proxy.admit_with(model)
-            for layout in args.layouts.split(","):
-                folder = write_partitioned_export(work / layout, items, files=args.files, layout=layout)
-                runs[layout] = restore(layout, folder, work, proxy, model, client, items)
+            for case in chosen:
+                per_file = args.mixed_items if case.mixed else args.items
+                items = [bench_item(i, case.mixed) for i in range(args.files * per_file)]
+                folder = write_partitioned_export(work / case.name, items, files=args.files, layout=case.layout)
+                extra = ["--max-wcu", f"{BUDGET_SHARE * capacity:g}"] if case.budget else []
+                if case.window_split:
+                    extra += ["--reorder-window", str(per_file // case.window_split)]
+                runs[case.name] = restore(case, folder, work, proxy, model_for(case, args), client, items, extra)
+                del items
 
     rows = []
-    for layout, r in runs.items():
+    for case in chosen:
+        r = runs[case.name]
         s, rep = r["stats"], r["report"]
+        low, high = r["windows"] or (float("nan"), float("nan"))
+        reference = BUDGET_SHARE * capacity if case.budget else capacity
         rows.append(
             (
-                layout,
+                case.name,
                 r["rc"],
                 r["wall"],
                 f"{s['utilisation']:.3f}",
                 f"{r['steady']:.3f}",
+                f"{low / reference:.3f}-{high / reference:.3f}" if r["windows"] else "-",
                 s["calls"],
                 f"{s['throttled_share']:.1%}",
                 s["partial_calls"],
                 rep.get("throttle_retries", "?"),
-                rep.get("unprocessed_retries", "?"),
                 "yes" if not r["problems"] else f"NO ({len(r['problems'])})",
             )
         )
     print()
-    headers = ["layout", "exit", "wall s", "÷ capacity", "steady", "calls", "throttled", "partial"]
-    print(table([*headers, "thr retries", "unproc retries", "exact"], rows))
-    for layout, r in runs.items():
-        print(f"units per second, {layout}: {r['stats']['per_second']}")
-        print(f"units per partition, {layout}: {r['stats']['per_partition']}")
-        for problem in r["problems"][:5]:
-            print(f"  {layout}: {problem}")
-    if "keyspace" in runs:
-        k = runs["keyspace"]
-        ok = k["stats"]["utilisation"] >= 0.9 and not k["problems"] and k["rc"] == 0
+    headers = ["case", "exit", "wall s", "÷ capacity", "steady", "10 s ÷ ref", "calls", "throttled", "partial"]
+    print(table([*headers, "report thr", "exact"], rows))
+    print("10 s ÷ ref: the lowest and highest mean of 10 whole seconds ÷ the budget (with --max-wcu) or capacity")
+    for case in chosen:
+        print(f"units per second, {case.name}: {runs[case.name]['stats']['per_second']}")
+        for problem in runs[case.name]["problems"][:5]:
+            print(f"  {case.name}: {problem}")
+    for case in chosen:
+        r = runs[case.name]
+        bound = 0.01 if case.budget else 0.10
+        ok = r["stats"]["throttled_share"] <= bound and not r["problems"] and r["rc"] == 0
         print(
-            f"\nSUMMARY partitions: keyspace-ordered files use {k['stats']['utilisation']:.3f} of the capacity, "
-            f"{k['stats']['throttled_share']:.1%} of calls throttled, every item exact: {not k['problems']} "
-            f"(target >= 0.9, exact: {'MET' if ok else 'NOT MET'})"
+            f"SUMMARY {case.name}: {r['stats']['utilisation']:.3f} of the capacity, "
+            f"{r['stats']['throttled_share']:.1%} of calls throttled (bound {bound:.0%}), exact: "
+            f"{not r['problems']} ({'MET' if ok else 'NOT MET'})"
         )
 
 

@@ -254,6 +254,14 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
         "(conditional single-item writes: for tables that also take live writes)",
     )
     command.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
+    command.add_argument(
+        "--reorder-window",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="write each file's records N at a time in an order spread over the keyspace, for a target with "
+        "more partitions than the source (default 0: file order)",
+    )
 
 
 def _load_exports(args: list[str], wired: Wiring) -> list[Export]:
@@ -318,6 +326,7 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         revert=reverting,
         skip_newer=args.skip_newer,
         transform=transform,
+        reorder_window=args.reorder_window,
     )
     try:
         with Progress(plan.items, clock=clock) as progress:
@@ -388,7 +397,8 @@ def _summary(report: dict, rejects: RejectsFile) -> None:
         f"{report['status']}: {report['items_put']:,} put, {report['items_deleted']:,} deleted, "
         f"{report['items_rejected']:,} rejected of {report['items_expected']:,} records in "
         f"{report['files_done']}/{report['files']} files; {report['write_units']:,} write units, "
-        f"{report['throttle_retries']} throttle and {report['unprocessed_retries']} unprocessed retries, "
+        f"{report['throttle_retries']:,} of {report['write_calls']:,} write calls throttled "
+        f"({report['throttled_share']:.1%}), {report['unprocessed_retries']:,} handed back in part, "
         f"{report['duration_s']:.1f} s"
     )
     if report["items_rejected"]:

@@ -30,6 +30,7 @@ class StackSettings:
     topic_arn: str | None = None  # SNS topic told when a restore ends
     chunk_reserve_seconds: float = 90.0  # a chunk stops when the Lambda has this much time left
     chunk_max_records: int = 0  # 0: no cap; otherwise a chunk stops after this many records
+    reorder_window: int = 0  # records of a file written in a spread order (restore/chunk.py); 0: file order
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StackSettings:
@@ -49,6 +50,7 @@ class StackSettings:
             topic_arn=env.get("TOPIC_ARN") or None,
             chunk_reserve_seconds=number("CHUNK_RESERVE_SECONDS", 90),
             chunk_max_records=int(number("CHUNK_MAX_RECORDS", 0)),
+            reorder_window=int(number("REORDER_WINDOW", 0)),
         )
 
     def check_table(self, table: str) -> str:

@@ -160,6 +160,7 @@ class ChunkState(TypedDict):
     done: NotRequired[bool]
     status: NotRequired[str]  # running, done or failed: the child's Choice reads it
     error: NotRequired[str | None]
+    rate: NotRequired[float]  # write units per second the file's writer reached (rate.py): the next chunk's start
     stalls: NotRequired[int]  # chunks in a row that gave up without moving the cursor
     alreadyDone: NotRequired[bool]  # applied to this table by an earlier run: skipped
 

@@ -46,6 +46,7 @@ from ..restore.spread import spread_order
 from ..retry import RetryPolicy
 from ..transform import build_pipeline, parse_spec
 from ..write.budget import WriteBudget
+from ..write.rate import AdaptiveRate
 from ..write.writer import BatchWriter, WriteCounts
 from .runstore import RunStore
 from .settings import StackSettings
@@ -275,6 +276,8 @@ def write_file_chunk(
             key_names,
             reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
             budget=WriteBudget(file_wcu, clock=clock, start_full=False) if (file_wcu := run.get("fileWcu")) else None,
+            # The rate the previous chunk reached (rate.py): this one does not start cold.
+            rate=(rate := AdaptiveRate(clock=clock, rate=event.get("rate"), ceiling=file_wcu)),
             # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
             retry=RetryPolicy(clock=clock, max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )
@@ -294,6 +297,7 @@ def write_file_chunk(
                 should_stop,
                 winners,
                 run_pipeline(run, s3),
+                settings.reorder_window,
             )
             state.update(
                 {"cursor": chunk.line, "done": chunk.done, "status": "done" if chunk.done else "running", "stalls": 0}
@@ -312,6 +316,8 @@ def write_file_chunk(
     counts.add(writer.counts)
     state["counts"] = counts.as_dict()
     state["chunkCounts"] = writer.counts.as_dict()
+    if rate.rate is not None:
+        state["rate"] = round(rate.rate, 1)
     if state.get("done"):
         _record_result(store, export, url, file, state, state["cursor"], counts)
         if state.get("status") == "done":
@@ -405,7 +411,8 @@ def summarize(
     summary = (
         f"{report['status']}: {report['items_put']:,} put, {report['items_deleted']:,} deleted, "
         f"{report['items_rejected']:,} rejected of {report['items_expected']:,} records in "
-        f"{report['files_done']}/{report['files']} files; report {report_url}"
+        f"{report['files_done']}/{report['files']} files, {report['throttle_retries']:,} of "
+        f"{report['write_calls']:,} write calls throttled ({report['throttled_share']:.1%}); report {report_url}"
     )
     if notify:
         notify(

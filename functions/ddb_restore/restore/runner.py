@@ -9,6 +9,7 @@ reported as skipped) — the report says how far each file got, and a second run
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ..export.supersede import Winners, find_superseded
 from ..retry import RereadPolicy, RetryPolicy
 from ..transform import Pipeline
 from ..write.budget import WriteBudget
+from ..write.rate import AdaptiveRate
 from ..write.writer import BatchWriter
 from .chunk import chunk_steps
 from .plan import TargetTable, parser_for
@@ -49,6 +51,15 @@ class RunSettings:
     revert: bool = False  # undo incremental exports (put OldImage back, delete what was created)
     skip_newer: str | None = None  # conditional writes: keep items whose numeric attribute is newer
     transform: Pipeline | None = None  # what each record goes through before it is written (transform/)
+    reorder_window: int = 0  # records of a file written in a spread order (chunk.py); 0: file order
+
+
+class _WorkerRate(threading.local):
+    """One adaptive rate per worker thread (rate.py): the thread sends and sleeps for all the files it steps,
+    as a writer Lambda does for its one file, so it is the thread that adapts; the threads share nothing."""
+
+    def __init__(self, clock: Clock, ceiling: float | None) -> None:
+        self.rate = AdaptiveRate(clock=clock, ceiling=ceiling)
 
 
 def _deadline(seconds: float | None, clock: Clock) -> Callable[[int], bool]:
@@ -70,6 +81,7 @@ def _restore_file(
     rejects: RejectsFile,
     progress: Callable[[int, int], None],
     winners: Winners,
+    worker: _WorkerRate,
 ) -> Generator[None, None, None]:
     """Write one file chunk by chunk into `result`, pausing between steps (see spread.py)."""
     url = export.folder.url(file.name)
@@ -79,6 +91,7 @@ def _restore_file(
         table.key_names,
         reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
         budget=settings.budget,
+        rate=worker.rate,  # read here, in the worker's thread: this generator is first stepped there
         retry=settings.retry,
         progress=progress,
         skip_newer=settings.skip_newer,
@@ -96,6 +109,7 @@ def _restore_file(
                 should_stop=_deadline(settings.chunk_seconds, settings.clock),
                 winners=winners,
                 transform=settings.transform,
+                window=settings.reorder_window,
             )
         except DataFileError as err:
             result.line = err.cursor if err.cursor is not None else result.line
@@ -136,6 +150,7 @@ def restore(
     ]
     report_progress = progress if progress is not None else (lambda items, units: None)
     failed_before = False
+    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None)
     for export, export_results in zip(exports, results, strict=True):
         if failed_before:
             for r in export_results:
@@ -158,6 +173,7 @@ def restore(
                 rejects=rejects,
                 progress=report_progress,
                 winners=winners,
+                worker=worker,
             )
             for file, result in spread_order(list(zip(export.files, export_results, strict=True)))
         )

@@ -25,6 +25,7 @@ class WriteBudget:
         if rate <= 0:
             raise ValueError("a write budget must be positive")
         self.rate = float(rate)
+        self.burst_seconds = burst_seconds
         self.capacity = self.rate * burst_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -36,6 +37,14 @@ class WriteBudget:
         now = self._clock.monotonic()
         self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate from now on (rate.py's adaptive limiter); the time before now is paid at the old one."""
+        with self._lock:
+            self._refill()
+            self.rate = float(rate)
+            self.capacity = self.rate * self.burst_seconds
+            self._tokens = min(self._tokens, self.capacity)
 
     def acquire(self, units: int) -> float:
         """Take `units` from the budget, sleeping until they are paid for; return the seconds slept."""

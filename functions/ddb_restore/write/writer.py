@@ -1,7 +1,10 @@
 """BatchWriteItem done right: 25 requests / 16 MB a call, no key twice in a call, every leftover retried.
 
-The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and budget.py for
-write units before each call. Two kinds of throttling are handled the same way: a failed call
+The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and rate.py (the
+writer's own adaptive rate) and budget.py (the run's --max-wcu) for write units before each call; it tells
+the rate what the table answered. Units of writes the table refused (throttled, unprocessed) are not given
+back: their retry pays again, so it waits for the table instead of going at once into a table that said no.
+Two kinds of throttling are handled the same way: a failed call
 (ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
 that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
 ends at the policy's time bound in RetryBoundExceeded: nothing is dropped on the floor.
@@ -21,6 +24,7 @@ from ..errors import RestoreError
 from ..export.records import Record, key_of, write_units
 from ..retry import RetryPolicy, RetryStreak, classify
 from .budget import WriteBudget
+from .rate import AdaptiveRate
 from .rawbody import send_batch
 
 if TYPE_CHECKING:
@@ -56,6 +60,7 @@ class WriteCounts:
     server_error_retries: int = 0
     write_units: int = 0
     batches: int = 0
+    write_calls: int = 0  # every call sent: taken, handed back in part, throttled, failed
 
     def add(self, other: WriteCounts) -> None:
         for f in fields(self):
@@ -87,6 +92,7 @@ class BatchWriter:
         *,
         reject: RejectFn,
         budget: WriteBudget | None = None,
+        rate: AdaptiveRate | None = None,  # the sending thread's own rate (see rate.py); None: no pacing
         retry: RetryPolicy,  # built by the driver's composition root, with its clock
         progress: ProgressFn | None = None,
         skip_newer: str | None = None,
@@ -96,6 +102,7 @@ class BatchWriter:
         self.key_names = key_names
         self.reject = reject
         self.budget = budget
+        self.rate = rate
         self.retry = retry
         self.progress = progress
         self.skip_newer = skip_newer  # a numeric attribute: keep the table's item when its value is larger
@@ -108,12 +115,12 @@ class BatchWriter:
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
         size = _wire_size(record)
-        if (
+        while self._pending and (
             len(self._pending) >= MAX_BATCH_ITEMS
             or record.key in self._keys
-            or (self._pending and self._bytes + size > _BATCH_BYTES_BUDGET)
+            or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
-            self.flush()
+            self._send(carry=True)
         self._pending.append(record)
         self._keys.add(record.key)
         self._bytes += size
@@ -145,27 +152,37 @@ class BatchWriter:
 
     def flush(self) -> None:
         """Write everything queued. On return every queued record was applied or rejected."""
-        batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
-        if batch:
-            self._write(batch)
+        while self._pending:
+            self._send(carry=False)
         self._unapplied_from = None
 
-    def _write(self, batch: list[Record]) -> None:
+    def _send(self, carry: bool) -> None:
+        """Write the queued batch; with `carry`, items a call handed back after others got through stay
+        queued, to go with the next records: a call then rarely holds only what the table just refused (a lone
+        large item meets whole-call throttles until its partition has refilled)."""
+        batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
+        left = self._write(batch, carry)
+        self._pending, self._keys = left, {r.key for r in left}
+        self._bytes = sum(_wire_size(r) for r in left)
+        self._unapplied_from = min((r.line for r in left), default=None)
+
+    def _write(self, batch: list[Record], carry: bool = False) -> list[Record]:
+        """Write `batch`; return what is left to write: nothing, or with `carry` the items a call handed back
+        after some of it got through (counted and waited for as an UnprocessedItems retry)."""
         if self.skip_newer:
             self._write_conditional(batch)
-            return
+            return []
         streak = self.retry.streak()
         pending = batch
         while pending:
             units = sum(write_units(r.size) for r in pending)
-            if self.budget:
-                self.budget.acquire(units)
+            self._acquire(units)
             try:
                 response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
                 if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
-                    return
+                    return []
                 continue
             self.counts.batches += 1
             leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -180,28 +197,44 @@ class BatchWriter:
                     f"BatchWriteItem on table {self.table} returned UnprocessedItems that match no request sent"
                 )
             self._applied(done)
+            if not pending and self.rate:
+                self.rate.taken()
             if done:
                 streak.progress()
             if pending:
-                if self.budget:
-                    self.budget.refund(sum(write_units(r.size) for r in pending))
+                if self.rate:
+                    self.rate.unprocessed(units, sum(write_units(r.size) for r in pending))
                 self.counts.unprocessed_retries += 1
                 streak.wait(f"{len(pending)} UnprocessedItems")
+                if carry and done:
+                    return pending
+        return []
+
+    def _acquire(self, units: int) -> None:
+        """Wait for `units` at the writer's rate and within the run's budget; count the call."""
+        if self.rate:
+            self.rate.acquire(units)
+        if self.budget:
+            self.budget.acquire(units)
+        self.counts.write_calls += 1
 
     def _failed(self, error: Exception, units: int, streak: RetryStreak, operation: str) -> str:
-        """After a failed call: give back its units; wait before a retry of throttling or a server error and
-        return "retry"; return the error code the caller handles (ValidationException,
-        ConditionalCheckFailedException); raise RestoreError for anything else."""
-        if self.budget:
-            self.budget.refund(units)
+        """After a failed call: wait before a retry of throttling or a server error (its units not given
+        back: the table said no) and return "retry"; give back the units of a call refused for what it held and
+        return the error code the caller handles (ValidationException, ConditionalCheckFailedException); raise
+        RestoreError for anything else."""
         kind = classify(error)
         if kind in ("throttle", "server"):
             if kind == "throttle":
                 self.counts.throttle_retries += 1
+                if self.rate:
+                    self.rate.throttled()
             else:
                 self.counts.server_error_retries += 1
             streak.wait(_error_text(error))
             return "retry"
+        if self.budget:
+            self.budget.refund(units)
         code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
         if code in ("ValidationException", "ConditionalCheckFailedException"):
             return code
@@ -224,8 +257,7 @@ class BatchWriter:
                 }
             while True:
                 units = write_units(record.size)
-                if self.budget:
-                    self.budget.acquire(units)
+                self._acquire(units)
                 try:
                     if record.op == "put":
                         self.client.put_item(TableName=self.table, Item=item, **extra)
@@ -244,6 +276,8 @@ class BatchWriter:
                         self.progress(1, 0)
                     break
                 streak.progress()
+                if self.rate:
+                    self.rate.taken()
                 self._applied([record])
                 break
 

@@ -13,6 +13,7 @@ _METRICS = {
     "items_put": "ItemsPut",
     "items_deleted": "ItemsDeleted",
     "items_rejected": "ItemsRejected",
+    "write_calls": "WriteCalls",
     "throttle_retries": "ThrottleRetries",
     "unprocessed_retries": "UnprocessedRetries",
     "write_units": "WriteUnits",
@@ -30,6 +31,8 @@ def handler(event: ChunkState, context: LambdaContext) -> ChunkState:
     )
     for field, name in _METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
+    if "rate" in state:  # the write units per second the file's writer reached (write/rate.py)
+        metrics.add_metric(name="WriteRate", unit=MetricUnit.CountPerSecond, value=state["rate"])
     if state["done"]:
         metrics.add_metric(
             name="FilesFailed" if state["status"] == "failed" else "FilesDone", unit=MetricUnit.Count, value=1
