@@ -548,7 +548,9 @@ def test_a_writer_lambda_timed_out_mid_chunk_is_retried_from_the_last_cursor(
         {"ExportBucketName": BUCKET, "TargetTable": "Orders"},
         {
             "WriteChunkFunction": {
-                "Timeout": 1,
+                # 4 s: a chunk of 100 records must finish well inside it on a loaded 2-core machine (1 s did not);
+                # only the slowed call outlasts it.
+                "Timeout": 4,
                 "Environment": {"Variables": {"CHUNK_MAX_RECORDS": "100", "CHUNK_RESERVE_SECONDS": "0"}},
             }
         },
@@ -570,7 +572,7 @@ def test_a_writer_lambda_timed_out_mid_chunk_is_retried_from_the_last_cursor(
         if not slowed and slow_key in put_keys:
             # (the chunk's first batch, lines 101-125, is written; line 150 is not): killed mid-chunk
             slowed.append((stored(slow_lines[100:125]) == 25, stored(slow_lines[149:150]) == 0))
-            time.sleep(1.3)
+            time.sleep(4.5)
 
     _common.dynamodb_as(None).meta.events.register("before-call.dynamodb.BatchWriteItem", slow_once)
 
