@@ -144,6 +144,19 @@ def write_streamed_export(root: Path, lines: Iterator[str], *, export_id: str = 
     return folder
 
 
+def dynamodb_client(endpoint: str) -> Any:
+    """A DynamoDB client of the bench's own (setting up tables, reading them back) at a local endpoint."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
 def aws_env(endpoint: str) -> dict[str, str]:
     """The environment of a client process pointed at the sink, with dummy credentials and no user config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -47,8 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support: dynalite, proxy, model
 
-import boto3  # noqa: E402
-from _common import DDB_RESTORE, aws_env, run_measured, table  # noqa: E402
+from _common import DDB_RESTORE, aws_env, dynamodb_client, run_measured, table  # noqa: E402
 
 from support.compare import diff_tables, scan_items  # noqa: E402
 from support.dynalite import Dynalite  # noqa: E402
@@ -140,13 +139,7 @@ def main() -> None:
     capacity = args.partitions * args.partition_wcu
     with tempfile.TemporaryDirectory(prefix="bench-partitions-") as tmp, Dynalite() as dynalite:
         work = Path(tmp)
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=dynalite.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        client = dynamodb_client(dynalite.endpoint)
         print(
             f"table: {capacity:,.0f} WCU/s ({args.partitions} partitions x {args.partition_wcu:,.0f}; mixed items: "
             f"partitions of 400; 4x: {4 * args.partitions} of {args.partition_wcu / 4:,.0f}); export: {args.files} "

@@ -29,8 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.*: exports, dynalite
 
-import boto3  # noqa: E402
-from _common import DDB_RESTORE, aws_env, full_lines, make_item, run_measured, table  # noqa: E402
+from _common import DDB_RESTORE, aws_env, dynamodb_client, full_lines, make_item, run_measured, table  # noqa: E402
 
 from ddb_restore.export.manifest import load_export  # noqa: E402
 from ddb_restore.export.records import make_parser  # noqa: E402
@@ -71,13 +70,7 @@ def main() -> int:
         work = Path(tmp)
         folder = write_export(work / "src", full_lines(make_item(i, rng) for i in range(args.items)), files=args.files)
         env = aws_env(dynalite.endpoint)
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=dynalite.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        client = dynamodb_client(dynalite.endpoint)
         create_sample_table(client, TABLE)
         restored = run_measured([DDB_RESTORE, "run", str(folder), "--table", TABLE, "--workers", "4"], env, cwd=work)
         if restored.rc != 0:
