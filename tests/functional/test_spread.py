@@ -22,6 +22,7 @@ from support.compare import diff_tables, scan_items
 from support.dynalite import Dynalite
 from support.faultproxy import FaultProxy
 from support.partitions import PartitionModel, create_provisioned_table, write_partitioned_export
+from support.tables import point_dynamodb_at
 
 
 def test_spread_order_of_sixteen_is_bit_reversed() -> None:
@@ -103,13 +104,7 @@ def test_the_runner_starts_files_spread_and_steps_them_in_turn(
     model = PartitionModel(partitions=8, partition_wcu=100_000)
     with Dynalite() as dynalite, FaultProxy(dynalite.endpoint) as proxy:
         proxy.admit_with(model)
-        for name, value in {
-            "AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint,
-            "AWS_ACCESS_KEY_ID": "x",
-            "AWS_SECRET_ACCESS_KEY": "x",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(name, value)
+        point_dynamodb_at(monkeypatch, proxy.endpoint)
         client = boto3.client("dynamodb", endpoint_url=dynalite.endpoint)
         create_provisioned_table(client, "Spread", wcu=800)
         args = ["run", str(folder), "--table", "Spread", "--workers", "1", "--report", str(tmp_path / "r.json")]

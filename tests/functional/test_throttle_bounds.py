@@ -20,6 +20,7 @@ from support.compare import diff_tables, scan_items
 from support.dynalite import Dynalite
 from support.faultproxy import FaultProxy
 from support.partitions import PartitionModel, create_provisioned_table, write_partitioned_export
+from support.tables import point_dynamodb_at
 
 KEYS = ("pk", "sk")
 
@@ -27,13 +28,7 @@ KEYS = ("pk", "sk")
 @pytest.fixture
 def endpoint(dynalite_server: Dynalite, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FaultProxy]]:
     with FaultProxy(dynalite_server.endpoint) as proxy:
-        for name, value in {
-            "AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint,
-            "AWS_ACCESS_KEY_ID": "x",
-            "AWS_SECRET_ACCESS_KEY": "x",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(name, value)
+        point_dynamodb_at(monkeypatch, proxy.endpoint)
         yield dynalite_server.endpoint, proxy
 
 

@@ -18,3 +18,14 @@ def create_table(client: Any, name: str = "Target", **extra: Any) -> str:
 
 def dynamodb(endpoint: str | None = None) -> Any:
     return boto3.client("dynamodb", endpoint_url=endpoint)
+
+
+def point_dynamodb_at(monkeypatch: Any, endpoint: str) -> None:
+    """Send the CLI's DynamoDB calls (as a user's environment would) to `endpoint`, with dummy credentials."""
+    for name, value in {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
