@@ -509,6 +509,8 @@ def test_throttling_past_the_bound_mid_file_reports_exactly_how_far_each_file_go
 def aws_timeouts() -> Iterator[LocalAws]:
     """moto with the state machines running, and Lambda's time limit enforced (Sandbox.Timedout)."""
     with local_aws(enforce_timeout=True) as local:
+        for cached in (_common.s3, _common.dynamodb_as):
+            cached.cache_clear()  # clients are per Lambda container: a new one per test
         yield local
 
 

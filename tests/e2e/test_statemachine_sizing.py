@@ -32,6 +32,8 @@ EXPORT = f"exports/AWSDynamoDB/{EXPORT_ID}/"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
+        for cached in (_common.s3, _common.dynamodb_as):
+            cached.cache_clear()
         yield local
 
 

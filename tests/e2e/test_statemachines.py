@@ -32,6 +32,8 @@ MANIFEST = f"exports/AWSDynamoDB/{EXPORT_ID}/manifest-summary.json"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
+        for cached in (_common.s3, _common.dynamodb_as):
+            cached.cache_clear()  # clients and settings are per Lambda container: a new one per test
         yield local
 
 

@@ -30,6 +30,8 @@ PREFIX = "exports/AWSDynamoDB/"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
+        for cached in (_common.s3, _common.dynamodb_as):
+            cached.cache_clear()  # a new Lambda container per test
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         create_table(boto3.client("dynamodb"), "Orders")
         yield local

@@ -517,10 +517,6 @@ def local_aws(
     """moto with executing state machines, in-process Lambda and every fix above: the usual entry point."""
     from moto import mock_aws
 
-    from ddb_restore.aws.handlers import _common
-
-    for cached in (_common.s3, _common.dynamodb_as):
-        cached.cache_clear()  # clients are per Lambda container: each local stack starts with new containers
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws(config=copy.deepcopy(EXECUTE_STATE_MACHINES)))  # type: ignore[arg-type]
         stack.enter_context(thread_safe_tables())  # `ddb-restore run`'s workers write the same tables
