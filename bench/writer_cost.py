@@ -26,7 +26,9 @@ start and per item, which, unlike CPU time on a shared VM, are the same from run
 instructions per CPU-second in the measured runs (equal on a machine of one speed: their gap is how far the
 machine moved the CPU ratio from the instruction ratio). Each approach's system time is printed too.
 
-Target (issue 16): (a) ≥ 4 × (b) in items per CPU-second (one worker, process start included).
+Targets (issue 16): (a) ≥ 4 × (b) in items per CPU-second (one worker, process start included); and the
+sizing figure: (a)'s items per CPU-second after start-up × WriteChunkFunction's MemorySize / 1,769 MB (Lambda's
+vCPU share) ≥ 2,000 items/s, read from template.yaml, with the smallest MemorySize that would meet it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import compileall
 import cProfile
 import io
 import json
+import math
 import os
 import pstats
 import random
@@ -72,6 +75,19 @@ from _common import (  # noqa: E402
 from sink import Sink  # noqa: E402
 
 TARGET = 4.0
+# Issue 16's sizing figure: one writer Lambda, at its configured MemorySize, sustains this many ~1 KB items a
+# second (twice one partition's 1,000 WCU). Lambda gives a function MemorySize / 1,769 MB of a vCPU.
+SIZING_TARGET = 2_000
+MB_PER_VCPU = 1_769
+
+
+def writer_memory_mb() -> int:
+    """WriteChunkFunction's MemorySize in template.yaml: the first MemorySize after its handler line."""
+    text = (ROOT / "template.yaml").read_text()
+    found = re.search(r"handlers\.write_chunk\.handler\n(?:.*\n)*?\s+MemorySize: (\d+)", text)
+    if found is None:
+        raise SystemExit("template.yaml: no MemorySize found for the write_chunk handler")
+    return int(found.group(1))
 
 
 def build_export(root: Path, lines: list[str]) -> Path:
@@ -491,11 +507,21 @@ def main() -> None:
             rows,
         )
     )
+    sustained = n / (results["(a) ddb-restore run"].cpu - startup.cpu)
+    memory = writer_memory_mb()
+    per_lambda = sustained * memory / MB_PER_VCPU
+    smallest = math.ceil(SIZING_TARGET / sustained * MB_PER_VCPU)
     print(
         f"\n(a) includes process start + imports: `ddb-restore --version` alone costs {startup.cpu:.2f} CPU-s "
         f"({startup.cpu / results['(a) ddb-restore run'].cpu:.0%} of (a)); "
-        f"(a) without it: {n / (results['(a) ddb-restore run'].cpu - startup.cpu):,.0f} items/CPU-s"
+        f"(a) without it: {sustained:,.0f} items/CPU-s"
     )
+    sizing = (
+        f"one writer Lambda at WriteChunkFunction's {memory} MB ({memory / MB_PER_VCPU:.3f} vCPU): "
+        f"{per_lambda:,.0f} items/s; target >= {SIZING_TARGET:,}: {'MET' if per_lambda >= SIZING_TARGET else 'NOT MET'} "
+        f"(the smallest size that meets it at this speed: {smallest} MB)"
+    )
+    print(f"sizing: {sizing}")
     print(f"\nstages timed alone on the first {min(2_000, n):,} items (no profiler):\n{stages}")
     if len(rounds) > 1:
         # The machine's speed drifts over minutes: (a) against the (b) run right after it, round by round,
@@ -544,7 +570,7 @@ def main() -> None:
         f"(c) {naive.cpu / results['(c) plain client'].cpu:.2f}x; "
         f"ceiling (d) {ceiling:.2f}x; "
         f"target (a) >= {TARGET:.0f}x (b): {'MET' if ratio >= TARGET else 'NOT MET'}; "
-        f"(a) exact: {checks['(a) ddb-restore run']}"
+        f"(a) exact: {checks['(a) ddb-restore run']}; {sizing}"
     )
 
 
