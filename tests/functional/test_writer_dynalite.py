@@ -117,7 +117,7 @@ def test_refused_items_are_isolated_and_the_rest_written(dynalite: str, table: s
 
 def test_a_budget_holds_the_writer_to_its_rate(dynalite: str, table: str) -> None:
     clock = FakeClock(0.0)
-    budget = WriteBudget(100, clock=clock)
+    budget = WriteBudget(100, clock=clock, burst_seconds=1.0)
     items = sample_items(300, large=False)
     writer, _ = write_all(dynalite, table, full_records(items), budget=budget, retry=RetryPolicy(clock=FakeClock()))
     # 300 one-unit items at 100 units/s, the first 100 from the initial burst: 2 s of waiting.

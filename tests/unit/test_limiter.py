@@ -67,7 +67,7 @@ def test_a_request_larger_than_the_capacity_goes_into_debt_and_waits_it_off_once
 
 
 def test_requests_behind_a_debt_wait_for_the_debt_and_their_own_units() -> None:
-    limiter = WriteBudget(100, clock=FakeClock(moves_on_sleep=False))  # several callers at one instant
+    limiter = WriteBudget(100, burst_seconds=1.0, clock=FakeClock(moves_on_sleep=False))  # callers at one instant
     assert limiter.acquire(250) == pytest.approx(1.5)
     assert limiter.acquire(10) == pytest.approx(1.6)
 
@@ -88,10 +88,26 @@ def test_a_refund_cannot_raise_the_bucket_above_its_capacity() -> None:
 
 
 def test_a_refund_pays_off_debt() -> None:
-    limiter = WriteBudget(100, clock=FakeClock(moves_on_sleep=False))
+    limiter = WriteBudget(100, burst_seconds=1.0, clock=FakeClock(moves_on_sleep=False))
     limiter.acquire(300)  # 200 units of debt, not yet waited off by anyone
     limiter.refund(300)  # the call was throttled: nothing was written
     assert limiter.acquire(100) == 0.0
+
+
+def test_by_default_a_pause_saves_up_a_tenth_of_a_second_at_most() -> None:
+    fake = FakeClock()
+    limiter = WriteBudget(640, clock=fake)
+    fake.now += 5  # the writers waited on a throttle: the budget they did not spend is not spent twice later
+    assert limiter.acquire(64) == 0.0
+    assert limiter.acquire(64) == pytest.approx(0.1)
+
+
+def test_drain_leaves_at_most_the_tokens_asked_and_below_zero_a_debt() -> None:
+    limiter, _ = budget(100)
+    limiter.drain(to=0.0)
+    assert limiter.acquire(10) == pytest.approx(0.1)
+    limiter.drain(to=-50.0)
+    assert limiter.acquire(10) == pytest.approx(0.6)
 
 
 @pytest.mark.parametrize("rate", [0, -5])

@@ -126,3 +126,39 @@ def test_a_steady_stream_never_spends_more_than_the_rate_in_any_second() -> None
         sent.append((fake.now - start, 10))
     for second in range(9):
         assert sum(u for t, u in sent if second <= t < second + 1) <= 200
+
+
+def test_a_large_item_handed_back_waits_for_its_units_from_empty_at_the_cut_rate() -> None:
+    rate, fake = limiter(400)
+    fake.now += 1  # half a second's worth saved up: a refusal must not let it go at once
+    rate.acquire(707)
+    rate.unprocessed(sent_units=707, left_units=342)  # the partition took 365 of 707
+    assert rate.rate == pytest.approx(400 * 0.7)
+    assert rate.acquire(342) == pytest.approx(342 / 280)
+
+
+def test_the_wait_after_a_refusal_follows_what_was_sent_when_that_is_below_the_rate() -> None:
+    rate, fake = limiter(640)  # a budget's ceiling, while the writer sends far less (others share the budget)
+    for _ in range(4):
+        rate.acquire(25)
+        fake.now += 0.25  # 100 units a second
+    rate.unprocessed(sent_units=100, left_units=50)
+    assert rate.acquire(50) == pytest.approx(50 / (100 * 0.7), rel=0.05)  # not 50 / (640 x 0.7)
+
+
+def test_a_throttle_empties_the_bucket_so_the_retry_pays_for_its_units_again() -> None:
+    rate, fake = limiter(100)
+    fake.now += 10  # half a second saved up
+    rate.throttled()
+    assert rate.acquire(35) == pytest.approx(35 / 70)
+
+
+def test_a_writer_whose_calls_wait_over_a_second_is_cut_from_what_it_sent_not_to_the_floor() -> None:
+    rate, fake = limiter(None)
+    for _ in range(4):
+        fake.now += 2.0  # each call waited 2 s on the run's budget: no call in the last second
+        rate.acquire(700)
+    fake.now += 0.5  # the call itself
+    rate.unprocessed(sent_units=700, left_units=342)
+    sent = 4 * 700 / 6.5
+    assert rate.acquire(342) == pytest.approx(342 / (sent * 0.7), rel=0.05)  # ~1.1 s, not 342 / 25
