@@ -12,16 +12,12 @@ says what to narrow.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import cfnlint.decode
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from support.template import load_template
 
 FUNCTION = "AWS::Serverless::Function"
 STATE_MACHINE = "AWS::Serverless::StateMachine"
@@ -34,14 +30,6 @@ _REGIONAL = "${AWS::Region}:${AWS::AccountId}"
 EXPORT_BUCKET = f"{_ARN}:s3:::${{ExportBucketName}}"
 EXPORT_OBJECTS = f"{_ARN}:s3:::${{ExportBucketName}}/${{ExportPrefix}}*"
 TARGET_TABLE = f"{_ARN}:dynamodb:{_REGIONAL}:table/${{TargetTable}}"
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    template, matches = cfnlint.decode.decode(str(path))
-    assert not matches, f"{path} does not parse: {matches}"
-    assert isinstance(template, dict)
-    # Plain dicts and strs (cfn-lint's node classes subclass them), so tests can copy and edit it.
-    return json.loads(json.dumps(template))
 
 
 # --------------------------------------------------------------------------------------------------------------

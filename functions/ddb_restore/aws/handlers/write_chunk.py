@@ -9,7 +9,8 @@ from ..state import ChunkState
 from ..steps import write_file_chunk
 from ._common import clock, dynamodb, logger, metrics, s3, settings, tracer
 
-_METRICS = {
+# The chunk counts emitted as CloudWatch metrics, by name (the dashboard in template.yaml shows them).
+METRICS = {
     "items_put": "ItemsPut",
     "items_deleted": "ItemsDeleted",
     "items_rejected": "ItemsRejected",
@@ -29,7 +30,7 @@ def handler(event: ChunkState, context: LambdaContext) -> ChunkState:
     state = write_file_chunk(
         event, settings(), storage, table_client, context.get_remaining_time_in_millis, clock=clock
     )
-    for field, name in _METRICS.items():
+    for field, name in METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=state["chunkCounts"][field])
     if "rate" in state:  # the write units per second the file's writer reached (write/rate.py)
         metrics.add_metric(name="WriteRate", unit=MetricUnit.CountPerSecond, value=state["rate"])
