@@ -518,7 +518,8 @@ def main() -> None:
     )
     sizing = (
         f"one writer Lambda at WriteChunkFunction's {memory} MB ({memory / MB_PER_VCPU:.3f} vCPU): "
-        f"{per_lambda:,.0f} items/s; target >= {SIZING_TARGET:,}: {'MET' if per_lambda >= SIZING_TARGET else 'NOT MET'} "
+        f"{per_lambda:,.0f} items/s; target >= {SIZING_TARGET:,}: "
+        f"{'MET' if per_lambda >= SIZING_TARGET else 'NOT MET'} "
         f"(the smallest size that meets it at this speed: {smallest} MB)"
     )
     print(f"sizing: {sizing}")
