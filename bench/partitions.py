@@ -26,7 +26,7 @@ and the proxy, sharing this 2-core machine with the writer, are not the bottlene
 writes spread over the partitions and how the writers adapt, which does not depend on the scale.
 
     .venv/bin/python bench/partitions.py [--partitions 8] [--partition-wcu 100] [--files 16] [--items 500]
-                                         [--mixed-items 100] [--cases 1,2,...]
+                                         [--mixed-items 100] [--mixed-partition-wcu 400] [--cases 1,2,...]
 
 Targets (issue 17): keyspace layout ≥ 0.9 of the capacity (item 2); without --max-wcu ≥ 0.85 of it with ≤ 10%
 of calls throttled, 1 KB and mixed (item 5); with --max-wcu at 80%, within 5% of the budget over every 10
@@ -89,9 +89,12 @@ CASES = [
 
 def model_for(case: Case, args: argparse.Namespace) -> PartitionModel:
     """The table: PARTITIONS x PARTITION_WCU; for mixed items fewer, larger partitions of the same total (a 342-unit
-    item must fit a partition's second); for `wider`, 4x the partitions, each a quarter."""
+    item must fit a partition's second: 400 by default, 1,000 as in AWS); for `wider`, 4x the partitions."""
     total = args.partitions * args.partition_wcu
-    partitions = max(1, int(total // 400)) if case.mixed else args.partitions * (4 if case.wider else 1)
+    if case.mixed:
+        partitions = max(1, int(total // args.mixed_partition_wcu))
+    else:
+        partitions = args.partitions * (4 if case.wider else 1)
     return PartitionModel(partitions, total / partitions, start_full=False)
 
 
@@ -131,6 +134,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=16, help="data files of the export (default 16)")
     parser.add_argument("--items", type=int, default=500, help="1 KB items per file (default 500)")
     parser.add_argument("--mixed-items", type=int, default=100, help="mixed items per file (default 100)")
+    parser.add_argument(
+        "--mixed-partition-wcu",
+        type=float,
+        default=400,
+        help="WCU/s per partition for mixed items (default 400: a 342-unit item fits one partition's second)",
+    )
     parser.add_argument("--cases", default="", help="comma-separated numbers of the cases to run (default all)")
     args = parser.parse_args()
 
@@ -142,7 +151,8 @@ def main() -> None:
         client = dynamodb_client(dynalite.endpoint)
         print(
             f"table: {capacity:,.0f} WCU/s ({args.partitions} partitions x {args.partition_wcu:,.0f}; mixed items: "
-            f"partitions of 400; 4x: {4 * args.partitions} of {args.partition_wcu / 4:,.0f}); export: {args.files} "
+            f"partitions of {args.mixed_partition_wcu:,.0f}; 4x: {4 * args.partitions} of "
+            f"{args.partition_wcu / 4:,.0f}); export: {args.files} "
             f"files x {args.items:,} items of 1 write unit, or x {args.mixed_items:,} mixed (2% of ~350 KB); "
             f"ddb-restore run, default --workers"
         )
