@@ -1,0 +1,255 @@
+"""The sync state machine end to end: the real sync, parent and child ASL run by moto's Step Functions interpreter,
+the sync and restore Lambdas in-process, the source's exports made by the export double (support/exportdouble.py),
+which answers the `aws-sdk:dynamodb:exportTableToPointInTime` and `describeExport` Tasks (support/sfn_local.py's
+route_sdk_tasks) and the plan's PITR check.
+
+Time is real here (the Lambdas' clock is the system's): the shortest window is 1 s for the double and the plan, the
+Wait between two DescribeExport calls 1 s, and an export takes the double 0.5 s, so every sync goes once round the
+Wait and DescribeExport loop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ddb_restore.aws.handlers import _common
+from ddb_restore.clock import SystemClock
+from ddb_restore.sync.lease import Lease
+from ddb_restore.sync.state import StateStore
+from support.compare import diff_tables, scan_items
+from support.exportdouble import ExportDouble
+from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, wait_for_execution
+from support.tables import KEYS, create_table
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+BUCKET = "sync-exports"
+PREFIX = "sync/"
+STATE_KEY = f"{PREFIX}ddb-restore/sync/Target.json"
+SOURCE_ROLE = "arn:aws:iam::111122223333:role/exporter"
+EXPORT_CALLS = ("export_table_to_point_in_time", "describe_export")
+
+
+class ShiftedClock(SystemClock):
+    """The system's clock, moved on by `shift` seconds: the double's, so a test can finish an export at once."""
+
+    shift = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.shift
+
+
+@dataclass
+class World:
+    aws: LocalAws
+    double: ExportDouble
+    clock: ShiftedClock
+    app: Any  # the source's own writer
+    source_arn: str
+    deploy: Callable[..., Any]
+
+    def state(self) -> dict[str, Any]:
+        return dict(json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read()))
+
+    def equal(self) -> list[str]:
+        return diff_tables(scan_items(self.app, "Source"), scan_items(self.app, "Target"), KEYS)
+
+    def start(self, deployed: Any, **given: Any) -> str:
+        sfn = boto3.client("stepfunctions")
+        arn = deployed.state_machine_arns["SyncStateMachine"]
+        return str(sfn.start_execution(stateMachineArn=arn, input=json.dumps(given))["executionArn"])
+
+    def sync(self, deployed: Any, **given: Any) -> dict[str, Any]:
+        sfn = boto3.client("stepfunctions")
+        execution = wait_for_execution(sfn, self.start(deployed, **given), timeout=180)
+        if execution["status"] != "SUCCEEDED":
+            execution["failures"] = failure_events(sfn, execution["executionArn"])
+        return execution
+
+    def export_calls(self) -> list[Any]:
+        return [c for c in self.aws.sdk_calls if c.action in EXPORT_CALLS]
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    clock = ShiftedClock()
+    doubles: list[ExportDouble] = []
+
+    def prepare(service: str, client: Any) -> Any:
+        return doubles[0].attach(client) if service == "dynamodb" else client
+
+    with local_aws(prepare_sdk_client=prepare) as aws:
+        for cached in (_common.s3, _common.dynamodb_as):
+            cached.cache_clear()  # a new Lambda container per test
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        double = ExportDouble(s3, clock=clock, min_window=1, export_seconds=0.5)
+        doubles.append(double)
+        for role in (None, SOURCE_ROLE):
+            double.attach(_common.dynamodb_as(role))  # the plan Lambda's source client (PITR checked)
+        app = double.attach(boto3.client("dynamodb"))
+        create_table(app, "Source")
+        create_table(app, "Target")
+        app.update_continuous_backups(
+            TableName="Source", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        for n in range(40):
+            app.put_item(TableName="Source", Item=item(n, 1))
+        arn = app.describe_table(TableName="Source")["Table"]["TableArn"]
+
+        def deploy(min_window: str = "1", lease: str = "21600", **parameters: str) -> Any:
+            plan_env = {"SYNC_MIN_WINDOW": min_window, "SYNC_POLL_SECONDS": "1", "SYNC_LEASE_SECONDS": lease}
+            overrides = {
+                "SyncPlanFunction": {"Environment": {"Variables": plan_env}},
+                "SyncRecordFunction": {"Environment": {"Variables": {"SYNC_LEASE_SECONDS": lease}}},
+            }
+            given = {"ExportBucketName": BUCKET, "ExportPrefix": PREFIX, "TargetTable": "Target", "SourceTableArn": arn}
+            return deploy_template(TEMPLATE, {**given, **parameters}, overrides)
+
+        yield World(aws, double, clock, app, arn, deploy)
+
+
+def item(n: int, version: int) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}, "v": {"N": str(version)}, "blob": {"B": b"\x00\xff"}}
+
+
+def key(n: int) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}}
+
+
+def changes(world: World, start: int) -> None:
+    """An update, a delete, an insert and a re-insert of a key deleted before; then the shortest window passes."""
+    world.app.update_item(
+        TableName="Source",
+        Key=key(start),
+        UpdateExpression="SET v = v + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    world.app.delete_item(TableName="Source", Key=key(start + 1))
+    world.app.put_item(TableName="Source", Item=item(1000 + start, 1))
+    world.app.delete_item(TableName="Source", Key=key(start + 2))
+    world.app.put_item(TableName="Source", Item=item(start + 2, 7))
+    time.sleep(1.1)
+
+
+def test_a_first_sync_is_full_and_a_later_one_incremental_with_deletes(world: World) -> None:
+    deployed = world.deploy()
+    first = world.sync(deployed)
+    assert first["status"] == "SUCCEEDED", first
+    assert first["output"]["status"] == "applied" and "FULL_EXPORT export" in first["output"]["message"]
+    assert first["output"]["itemsPut"] == 40
+    assert world.equal() == []
+    state = world.state()
+    assert state["source"] == world.source_arn and state["lease"] is None and state["pending"] is None
+    assert [e["exportType"] for e in state["exports"]] == ["FULL_EXPORT"]
+    assert state["watermark"] == state["exports"][0]["exportTime"] == first["output"]["watermarkAfter"]
+    started = world.double.started[0]
+    assert (started["ExportType"], started["S3Prefix"], started["S3BucketOwner"]) == (
+        "FULL_EXPORT",
+        "sync",
+        "123456789012",
+    )
+    calls = world.export_calls()
+    assert [(c.action, c.role_arn) for c in calls] == [
+        ("export_table_to_point_in_time", None),
+        ("describe_export", None),
+    ]
+
+    changes(world, 10)
+    second = world.sync(deployed)
+    assert second["status"] == "SUCCEEDED", second
+    assert "INCREMENTAL_EXPORT export" in second["output"]["message"]
+    assert (second["output"]["itemsPut"], second["output"]["itemsDeleted"]) == (3, 1)
+    assert world.equal() == []
+    exports = world.state()["exports"]
+    assert exports[1]["exportFromTime"] == exports[0]["exportTime"]
+    assert world.state()["watermark"] == exports[1]["exportToTime"]
+    assert world.double.started[1]["IncrementalExportSpecification"]["ExportViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_a_window_too_short_ends_nothing_due_without_an_export(world: World) -> None:
+    deployed = world.deploy(min_window="3600")
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    changes(world, 10)
+    execution = world.sync(deployed)
+    assert execution["status"] == "SUCCEEDED", execution
+    output = execution["output"]
+    assert output["status"] == "not due" and "nothing to do now" in output["message"]
+    assert output["watermark"] == world.state()["watermark"] and output["nextStepAt"] > output["watermark"]
+    assert len(world.double.started) == 1 and world.state()["lease"] is None
+    assert world.equal() != []  # the changes wait for the next window
+
+
+def test_a_failed_export_leaves_the_watermark_and_the_next_sync_retries_the_window(world: World) -> None:
+    deployed = world.deploy()
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    watermark = world.state()["watermark"]
+    changes(world, 10)
+    world.double.fail_next("S3_ERROR", "access denied")
+    failed = world.sync(deployed)
+    assert (failed["status"], failed["error"]) == ("FAILED", "SyncFailed"), failed
+    assert "S3_ERROR access denied" in failed["cause"] and f"the watermark stays at {watermark}" in failed["cause"]
+    state = world.state()
+    assert (state["watermark"], state["pending"], state["lease"], len(state["exports"])) == (watermark, None, None, 1)
+    again = world.sync(deployed)
+    assert again["status"] == "SUCCEEDED", again
+    assert world.state()["exports"][1]["exportFromTime"] == watermark
+    assert world.equal() == []
+
+
+def test_a_retried_execution_finds_the_same_export_by_its_client_token(world: World) -> None:
+    deployed = world.deploy(lease="2")
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    changes(world, 10)
+    world.double.export_seconds = 600  # this export stays IN_PROGRESS: the execution loops on DescribeExport
+    sfn = boto3.client("stepfunctions")
+    arn = world.start(deployed)
+    deadline = time.monotonic() + 30
+    while len([c for c in world.export_calls() if c.action == "describe_export"]) < 2:
+        assert time.monotonic() < deadline, "the sync never described its export"
+        time.sleep(0.1)
+    sfn.stop_execution(executionArn=arn)  # killed between export and apply: its lease stays
+    pending = world.state()["pending"]
+    assert pending["clientToken"] and world.state()["lease"]["holder"] == arn.rsplit(":", 1)[-1]
+    assert len(world.double.started) == 2
+
+    world.clock.shift = 600  # the export is done now
+    time.sleep(2)  # and the dead execution's lease has expired
+    resumed = world.sync(deployed)
+    assert resumed["status"] == "SUCCEEDED", resumed
+    assert len(world.double.started) == 2  # the same export, found by its token: none started twice
+    tokens = [c.parameters["ClientToken"] for c in world.export_calls() if c.action != "describe_export"]
+    assert tokens[-2] == tokens[-1] == pending["clientToken"]
+    assert world.state()["pending"] is None and len(world.state()["exports"]) == 2
+    assert world.equal() == []
+
+
+def test_a_held_lease_refuses_a_second_sync(world: World) -> None:
+    deployed = world.deploy()
+    store = StateStore(boto3.client("s3"), BUCKET, STATE_KEY)
+    running = Lease.take(store, world.source_arn, "Target", SystemClock())
+    refused = world.sync(deployed)
+    assert (refused["status"], refused["error"]) == ("FAILED", "SyncRefused"), refused
+    assert "another sync of Target is running" in json.loads(refused["cause"])["errorMessage"]
+    assert world.double.started == [] and world.export_calls() == []
+    running.release()
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    assert world.equal() == []
+
+
+def test_the_export_tasks_run_as_the_source_role_when_one_is_given(world: World) -> None:
+    execution = world.sync(world.deploy(SourceRoleArn=SOURCE_ROLE))
+    assert execution["status"] == "SUCCEEDED", execution
+    calls = world.export_calls()
+    assert [(c.action, c.role_arn) for c in calls] == [
+        ("export_table_to_point_in_time", SOURCE_ROLE),
+        ("describe_export", SOURCE_ROLE),
+    ]
+    assert world.equal() == []
