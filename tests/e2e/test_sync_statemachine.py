@@ -21,12 +21,13 @@ import boto3
 import pytest
 
 from ddb_restore.aws.handlers import _common
+from ddb_restore.cli import main
 from ddb_restore.clock import SystemClock
 from ddb_restore.sync.lease import Lease
 from ddb_restore.sync.state import StateStore
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
-from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -253,3 +254,37 @@ def test_the_export_tasks_run_as_the_source_role_when_one_is_given(world: World)
         ("describe_export", SOURCE_ROLE),
     ]
     assert world.equal() == []
+
+
+def test_the_cli_starts_and_follows_one_sync_in_the_stack(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_stack(world.deploy(min_window="60"), "sam-app")
+    argv = ["sync", "--stack-name", "sam-app", "--poll-seconds", "0.2"]
+    running = Lease.take(StateStore(boto3.client("s3"), BUCKET, STATE_KEY), world.source_arn, "Target", SystemClock())
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code == 2 and "error: sync execution FAILED: SyncRefused: another sync of Target is running" in err
+    running.release()
+
+    world.double.fail_next("S3_ERROR", "access denied")
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert code == 1 and "error: sync execution FAILED: SyncFailed: Target: export" in err and "S3_ERROR" in err
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[0].startswith("started arn:aws:states:us-east-1:123456789012:execution:sam-app-sync:sync-")
+    assert lines[1].startswith("plan: FULL_EXPORT export of " + world.source_arn)
+    assert lines[2].startswith("export started: " + world.source_arn + "/export/")
+    assert any(line.endswith(": COMPLETED") and line.startswith("export ") for line in lines)
+    assert any(line.startswith("restore: nested execution arn:aws:states:") for line in lines)
+    assert "SUCCEEDED: files 3/3 finished (0 failed, 0 running), 40 records" in err  # followed as `start` follows
+    assert lines[-1].startswith("Target synced from " + world.source_arn + ": FULL_EXPORT export")
+    assert world.equal() == [] and "Traceback" not in err
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0 and out.splitlines()[-1].endswith("nothing to do now"), out + err  # within the window
+    assert main([*argv, "--bucket", BUCKET]) == 2
+    assert "with --stack-name the source, bucket" in capsys.readouterr().err
