@@ -25,9 +25,11 @@ from ddb_restore.cli import main
 from ddb_restore.clock import SystemClock
 from ddb_restore.sync.lease import Lease
 from ddb_restore.sync.state import StateStore
+from support import source_writes
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
 from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, publish_stack, wait_for_execution
+from support.source_writes import item
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -117,26 +119,9 @@ def world() -> Iterator[World]:
         yield World(aws, double, clock, app, arn, deploy)
 
 
-def item(n: int, version: int) -> dict[str, Any]:
-    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}, "v": {"N": str(version)}, "blob": {"B": b"\x00\xff"}}
-
-
-def key(n: int) -> dict[str, Any]:
-    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}}
-
-
 def changes(world: World, start: int) -> None:
-    """An update, a delete, an insert and a re-insert of a key deleted before; then the shortest window passes."""
-    world.app.update_item(
-        TableName="Source",
-        Key=key(start),
-        UpdateExpression="SET v = v + :one",
-        ExpressionAttributeValues={":one": {"N": "1"}},
-    )
-    world.app.delete_item(TableName="Source", Key=key(start + 1))
-    world.app.put_item(TableName="Source", Item=item(1000 + start, 1))
-    world.app.delete_item(TableName="Source", Key=key(start + 2))
-    world.app.put_item(TableName="Source", Item=item(start + 2, 7))
+    """One window's changes of every kind; then the shortest window passes."""
+    source_writes.changes(world.app, start)
     time.sleep(1.1)
 
 
