@@ -26,8 +26,7 @@ from support import source_writes
 from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
-from support.source_writes import item
-from support.tables import KEYS, create_table
+from support.tables import KEYS
 
 BUCKET = "sync-exports"
 STATE_KEY = "exp/ddb-restore/sync/Target.json"
@@ -59,15 +58,8 @@ def world() -> Iterator[World]:
         clock = FakeClock(1_767_000_000.0)
         double = ExportDouble(boto3.client("s3"), clock=clock, min_window=60, export_seconds=20)
         app = double.attach(boto3.client("dynamodb"))
-        create_table(app, "Source")
-        create_table(app, "Target")
-        app.update_continuous_backups(
-            TableName="Source", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
-        for n in range(40):
-            app.put_item(TableName="Source", Item=item(n, 1))
+        arn = source_writes.seed(app)
         clock.now += 1  # time passes; the fake clock moves only when told
-        arn = app.describe_table(TableName="Source")["Table"]["TableArn"]
         wiring = Wiring(clock=clock, dynamodb=lambda *a, **k: double.attach(dynamodb_client(*a, **k)))
         yield World(clock, double, app, arn, wiring)
 

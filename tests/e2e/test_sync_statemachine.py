@@ -29,8 +29,7 @@ from support import source_writes
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
 from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, publish_stack, wait_for_execution
-from support.source_writes import item
-from support.tables import KEYS, create_table
+from support.tables import KEYS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 BUCKET = "sync-exports"
@@ -98,14 +97,7 @@ def world() -> Iterator[World]:
         for role in (None, SOURCE_ROLE):
             double.attach(_common.dynamodb_as(role))  # the plan Lambda's source client (PITR checked)
         app = double.attach(boto3.client("dynamodb"))
-        create_table(app, "Source")
-        create_table(app, "Target")
-        app.update_continuous_backups(
-            TableName="Source", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
-        for n in range(40):
-            app.put_item(TableName="Source", Item=item(n, 1))
-        arn = app.describe_table(TableName="Source")["Table"]["TableArn"]
+        arn = source_writes.seed(app)
 
         def deploy(min_window: str = "1", lease: str = "21600", **parameters: str) -> Any:
             plan_env = {"SYNC_MIN_WINDOW": min_window, "SYNC_POLL_SECONDS": "1", "SYNC_LEASE_SECONDS": lease}

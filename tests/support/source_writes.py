@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["item", "key", "changes"]
+from support.tables import create_table
+
+__all__ = ["item", "key", "changes", "seed"]
 
 
 def item(n: int, version: int) -> dict[str, Any]:
@@ -27,3 +29,16 @@ def changes(app: Any, start: int, table: str = "Source") -> None:
     app.delete_item(TableName=table, Key=key(start + 1))
     app.put_item(TableName=table, Item=item(1000 + start, 1))
     app.put_item(TableName=table, Item=item(start - 1, 7))
+
+
+def seed(app: Any, items: int = 40) -> str:
+    """Tables Source (PITR on, `items` items) and an empty Target, through `app` (an export double's client);
+    the source's ARN."""
+    create_table(app, "Source")
+    create_table(app, "Target")
+    app.update_continuous_backups(
+        TableName="Source", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    for n in range(items):
+        app.put_item(TableName="Source", Item=item(n, 1))
+    return str(app.describe_table(TableName="Source")["Table"]["TableArn"])
