@@ -49,7 +49,8 @@ class Lease:
         seconds: float = LEASE_SECONDS,
     ) -> Lease:
         """Read the state (a new one when there is none) and take its lease for `seconds`; SyncRefused when
-        another sync holds it or the state is another source's."""
+        another sync holds it or the state is another source's. A named `holder` takes its own lease again (a step
+        retried after it took it)."""
         state = store.load() or SyncState(source=source, table=table)
         if state.source != source:
             raise SyncRefused(
@@ -58,7 +59,7 @@ class Lease:
             )
         now = clock.time()
         held = state.lease
-        if held and float(held.get("expires", 0)) > now:
+        if held and float(held.get("expires", 0)) > now and not (holder and held.get("holder") == holder):
             raise SyncRefused(
                 f"another sync of {table} is running (lease {held.get('holder')} until {iso(float(held['expires']))} "
                 f"in {store.url}): wait for it, or until the lease expires if it was killed"
