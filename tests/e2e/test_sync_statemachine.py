@@ -265,3 +265,19 @@ def test_the_cli_starts_and_follows_one_sync_in_the_stack(world: World, capsys: 
     assert code == 0 and out.splitlines()[-1].endswith("nothing to do now"), out + err  # within the window
     assert main([*argv, "--bucket", BUCKET]) == 2
     assert "with --stack-name the source, bucket" in capsys.readouterr().err
+
+
+def test_verify_when_asked_checks_each_export_applied(world: World) -> None:
+    deployed = world.deploy()
+    first = world.sync(deployed, verify=True)
+    assert first["status"] == "SUCCEEDED", first
+    assert first["output"]["verify"].startswith("verified: 40 of 40 items equal; 0 missing, 0 different")
+    changes(world, 10)
+    second = world.sync(deployed, verify=True)
+    assert second["status"] == "SUCCEEDED", second
+    # An incremental export is verified for the keys it changed (the parent's "fromIncremental"): 3 put, 1 deleted.
+    assert second["output"]["verify"].startswith("verified: 3 of 3 items equal; 0 missing, 0 different")
+    assert second["output"]["message"].endswith(second["output"]["verify"])
+    restores = [c.event["input"] for c in world.aws.calls if c.function_name == "PlanFunction"]
+    assert [(r["verify"], r["fromIncremental"]) for r in restores] == [(True, False), (True, True)]
+    assert world.equal() == []

@@ -301,3 +301,4 @@ class SyncOutcome(TypedDict):
     exportArn: str | None
     itemsPut: int
     itemsDeleted: int
+    verify: str | None  # with "verify": the nested restore's verify line (the parent's verifySummary)

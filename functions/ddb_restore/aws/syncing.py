@@ -233,6 +233,7 @@ def record_sync(
         "exportArn": (event.get("export") or {}).get("ExportArn"),
         "itemsPut": 0,
         "itemsDeleted": 0,
+        "verify": None,
     }
     try:
         if outcome == "applied":
@@ -244,10 +245,12 @@ def record_sync(
             lag = clock.time() - parse_time(after)
             result["status"], result["watermarkAfter"] = "applied", after
             result["itemsPut"], result["itemsDeleted"] = entry["itemsPut"], entry["itemsDeleted"]
+            result["verify"] = ((event.get("restore") or {}).get("output") or {}).get("verifySummary")
             result["message"] = (
                 f"{plan['table']} synced from {sync.source_table_arn}: {entry['exportType']} export "
                 f"{entry['exportId']} applied ({entry['itemsPut']:,} put, {entry['itemsDeleted']:,} deleted); "
                 f"watermark {before} → {after}, lag {lag:,.0f} s"
+                + (f"; {result['verify']}" if result["verify"] else "")
             )
             return result
         if outcome in ("export failed", "refused"):
