@@ -281,3 +281,21 @@ def test_verify_when_asked_checks_each_export_applied(world: World) -> None:
     restores = [c.event["input"] for c in world.aws.calls if c.function_name == "PlanFunction"]
     assert [(r["verify"], r["fromIncremental"]) for r in restores] == [(True, False), (True, True)]
     assert world.equal() == []
+
+
+def test_a_record_step_called_again_finds_its_export_recorded(world: World) -> None:
+    assert world.sync(world.deploy())["status"] == "SUCCEEDED"
+    before = world.state()
+    (recorded,) = [c for c in world.aws.calls if c.function_name == "SyncRecordFunction"]
+    again = boto3.client("lambda").invoke(FunctionName="SyncRecordFunction", Payload=json.dumps(recorded.event))
+    outcome = json.loads(again["Payload"].read())
+    assert "FunctionError" not in again, outcome
+    assert outcome["status"] == "applied" and "was recorded already" in outcome["message"]
+    assert (outcome["exportArn"], outcome["watermarkAfter"]) == (before["exports"][0]["exportArn"], before["watermark"])
+    assert world.state() == before  # nothing written twice
+    # Called again before it gave the lease back (its lease still held): the same, and the lease is given back.
+    store = StateStore(boto3.client("s3"), BUCKET, STATE_KEY)
+    Lease.take(store, world.source_arn, "Target", SystemClock(), holder=recorded.event["plan"]["holder"])
+    again = boto3.client("lambda").invoke(FunctionName="SyncRecordFunction", Payload=json.dumps(recorded.event))
+    assert "was recorded already" in json.loads(again["Payload"].read())["message"]
+    assert world.state() == before

@@ -32,8 +32,8 @@ from ..errors import InputError, SyncRefused
 from ..sync.apply import Target
 from ..sync.exports import ExportTarget
 from ..sync.lease import Lease
-from ..sync.state import StateStore, iso, parse_time
-from ..sync.step import SyncJob, applied_entry, drop_pending, due_request, record_applied
+from ..sync.state import StateStore, SyncState, iso, parse_time
+from ..sync.step import SyncJob, applied_entry, drop_pending, due_request, record_applied, watermark_of
 from .settings import StackSettings
 from .state import SyncOutcome, SyncPlan, SyncPlanEvent, SyncRecordEvent
 
@@ -213,6 +213,25 @@ def _failure(event: SyncRecordEvent) -> str:
     return f"{error.get('Error', 'error')}: {cause}".strip()
 
 
+def _recorded(state: SyncState | None, event: SyncRecordEvent) -> SyncOutcome | None:
+    """This step's own work, when a retried call finds it done (the export it applied is the state's last one)."""
+    export_arn = (event.get("export") or {}).get("ExportArn")
+    if event["outcome"] != "applied" or not state or not state.exports or state.exports[-1]["exportArn"] != export_arn:
+        return None
+    last = state.exports[-1]
+    return {
+        "status": "applied",
+        "message": f"{state.table}: export {last['exportId']} was recorded already; watermark {state.watermark}",
+        "table": state.table,
+        "watermarkBefore": watermark_of(state.exports[-2]) if len(state.exports) > 1 else None,
+        "watermarkAfter": state.watermark,
+        "exportArn": export_arn,
+        "itemsPut": last["itemsPut"],
+        "itemsDeleted": last["itemsDeleted"],
+        "verify": None,
+    }
+
+
 def record_sync(
     event: SyncRecordEvent, stack: StackSettings, sync: SyncSettings, s3: S3Client, *, clock: Clock
 ) -> SyncOutcome:
@@ -221,7 +240,13 @@ def record_sync(
     if outcome not in OUTCOMES:
         raise InputError(f"outcome {outcome!r} is not one of {OUTCOMES}")
     store = StateStore(s3, stack.export_bucket, plan["stateKey"])
-    lease = Lease.resume(store, plan["holder"], clock, seconds=sync.lease_seconds)
+    try:
+        lease = Lease.resume(store, plan["holder"], clock, seconds=sync.lease_seconds)
+    except SyncRefused:
+        recorded = _recorded(StateStore(s3, store.bucket, store.key).load(), event)
+        if recorded is None:
+            raise
+        return recorded  # a retried call: its lease was given back after the export was recorded
     state = lease.state
     before = state.watermark
     result: SyncOutcome = {
@@ -236,6 +261,9 @@ def record_sync(
         "verify": None,
     }
     try:
+        recorded = _recorded(state, event)
+        if recorded:
+            return recorded  # a retried call: recorded before the lease was given back
         if outcome == "applied":
             if state.pending is None:
                 raise SyncRefused(f"{store.url} has no pending export: another sync recorded it since this one began")

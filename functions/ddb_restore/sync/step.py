@@ -35,6 +35,7 @@ __all__ = [
     "due_request",
     "applied_entry",
     "record_applied",
+    "watermark_of",
     "drop_pending",
     "applied_exports",
 ]
@@ -137,12 +138,17 @@ def applied_entry(described: dict[str, Any], report: dict[str, Any]) -> dict[str
     return entry
 
 
+def watermark_of(entry: dict[str, Any]) -> str:
+    """Where an applied export leaves the target: its exportToTime (incremental) or exportTime (full)."""
+    return str(entry.get("exportToTime") or entry["exportTime"])
+
+
 def record_applied(lease: Lease, entry: dict[str, Any]) -> str:
     """The export applied (and verified when asked): into the list, the watermark to its end, nothing pending;
     the new watermark."""
     state = lease.state
     state.exports.append(entry)
-    state.watermark = str(entry.get("exportToTime") or entry["exportTime"])
+    state.watermark = watermark_of(entry)
     state.pending = None
     lease.save()
     return state.watermark
