@@ -121,10 +121,7 @@ def plan_sync(
 ) -> SyncPlan:
     """Take the lease and decide: the export to make (saved as pending), or nothing due (lease given back)."""
     given = event.get("input") or {}
-    table = given.get("table") or (None if stack.target_table.endswith("*") else stack.target_table)
-    if not table:
-        raise InputError(f'the input needs "table": the stack writes tables named {stack.target_table!r}')
-    stack.check_table(table)
+    table = stack.table_from(given.get("table"))
     job = _job(table, stack, sync, s3, source, target, clock)
     store = job.store()
     holder = event["executionName"]
