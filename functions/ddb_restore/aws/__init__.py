@@ -3,5 +3,5 @@ steps; syncing.py: the sync state machine's plan and record steps), the run buck
 transform file, starting and following an execution (syncrun.py: a sync's), and the Lambda handlers (thin: one call
 into steps).
 
-May import everything below it (export, write, transform, restore, verify); nothing below imports aws/.
+May import everything below it (export, write, transform, restore, verify, sync); nothing below imports aws/.
 """
