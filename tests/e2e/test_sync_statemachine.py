@@ -56,6 +56,7 @@ class World:
     app: Any  # the source's own writer
     source_arn: str
     deploy: Callable[..., Any]
+    sdk_hooks: dict[str, Callable[..., None]]  # botocore event → handler, on every aws-sdk Task's client
 
     def state(self) -> dict[str, Any]:
         return dict(json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read()))
@@ -84,7 +85,11 @@ def world() -> Iterator[World]:
     clock = ShiftedClock()
     doubles: list[ExportDouble] = []
 
+    hooks: dict[str, Callable[..., None]] = {}
+
     def prepare(service: str, client: Any) -> Any:
+        for event, handler in hooks.items():
+            client.meta.events.register(event, handler)
         return doubles[0].attach(client) if service == "dynamodb" else client
 
     with local_aws(prepare_sdk_client=prepare) as aws:
@@ -108,7 +113,7 @@ def world() -> Iterator[World]:
             given = {"ExportBucketName": BUCKET, "ExportPrefix": PREFIX, "TargetTable": "Target", "SourceTableArn": arn}
             return deploy_template(TEMPLATE, {**given, **parameters}, overrides)
 
-        yield World(aws, double, clock, app, arn, deploy)
+        yield World(aws, double, clock, app, arn, deploy, hooks)
 
 
 def changes(world: World, start: int) -> None:
@@ -299,3 +304,50 @@ def test_a_record_step_called_again_finds_its_export_recorded(world: World) -> N
     again = boto3.client("lambda").invoke(FunctionName="SyncRecordFunction", Payload=json.dumps(recorded.event))
     assert "was recorded already" in json.loads(again["Payload"].read())["message"]
     assert world.state() == before
+
+
+def test_a_refused_export_request_is_not_sent_again(world: World) -> None:
+    deployed = world.deploy()
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    watermark = world.state()["watermark"]
+    changes(world, 10)
+    world.double.min_window = 3600  # DynamoDB refuses a window this short (ValidationException)
+    refused = world.sync(deployed)
+    assert (refused["status"], refused["error"]) == ("FAILED", "SyncFailed"), refused
+    assert "incremental export period must be at least 3600 seconds" in refused["cause"]
+    state = world.state()
+    assert (state["watermark"], state["pending"], state["lease"]) == (watermark, None, None)
+    world.double.min_window = 1
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    assert world.state()["exports"][1]["exportFromTime"] == watermark
+    assert world.equal() == []
+
+
+def test_a_failed_restore_keeps_the_export_pending_and_the_next_sync_applies_it(world: World) -> None:
+    deployed = world.deploy()
+    assert world.sync(deployed)["status"] == "SUCCEEDED"
+    changes(world, 10)
+    s3, broken = boto3.client("s3"), {}
+
+    def break_the_export(parsed: dict[str, Any], **_: Any) -> None:
+        export = parsed.get("ExportDescription", {})
+        if export.get("ExportStatus") == "COMPLETED" and not broken:
+            key = export["ExportManifest"].replace("manifest-summary.json", "manifest-files.json")
+            broken[key] = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            s3.put_object(Bucket=BUCKET, Key=key, Body=b"not the manifest\n")  # its checksum no longer matches
+
+    world.sdk_hooks["after-call.dynamodb.DescribeExport"] = break_the_export
+    failed = world.sync(deployed)
+    assert (failed["status"], failed["error"]) == ("FAILED", "SyncFailed"), failed
+    assert "Target: PlanRefused: s3://sync-exports/sync/AWSDynamoDB/" in failed["cause"]  # the nested one's own cause
+    assert "manifest-files.json: does not match manifest-files.checksum" in failed["cause"]
+    assert "the export stays pending" in failed["cause"] and "stackTrace" not in failed["cause"]
+    pending = world.state()["pending"]
+    assert pending and world.state()["lease"] is None and len(world.state()["exports"]) == 1
+    ((key, body),) = broken.items()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)  # mended
+    again = world.sync(deployed)
+    assert again["status"] == "SUCCEEDED", again
+    assert len(world.double.started) == 2  # the pending export again, by its token: not a third one
+    assert world.state()["exports"][1]["exportArn"].endswith(again["output"]["exportArn"].rsplit("/", 1)[-1])
+    assert world.state()["pending"] is None and world.equal() == []

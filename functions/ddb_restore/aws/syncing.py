@@ -19,7 +19,6 @@ Step Functions instead of a Lambda:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -203,11 +202,21 @@ def _failure(event: SyncRecordEvent) -> str:
             f"{export.get('FailureMessage', '')}".rstrip()
         )
     error = event.get("error") or {}
-    cause = str(error.get("Cause") or "")
-    with contextlib.suppress(ValueError, AttributeError):  # a Lambda's or a nested execution's cause is JSON
-        parsed = json.loads(cause)
-        cause = str(parsed.get("errorMessage") or parsed.get("Cause") or cause)
-    return f"{error.get('Error', 'error')}: {cause}".strip()
+    name, cause = str(error.get("Error") or "error"), str(error.get("Cause") or "")
+    # A failed nested execution's cause is its description (JSON, with its own Error and Cause); a Lambda's, its
+    # error payload (JSON, errorMessage): the innermost message is the one that says what to do.
+    for _ in range(3):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            break
+        if not isinstance(parsed, dict):
+            break
+        if "errorMessage" in parsed:
+            cause = str(parsed["errorMessage"])
+            break
+        name, cause = str(parsed.get("Error") or name), str(parsed.get("Cause") or "")
+    return f"{name}: {cause}".strip()
 
 
 def _recorded(state: SyncState | None, event: SyncRecordEvent) -> SyncOutcome | None:
