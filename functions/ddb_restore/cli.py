@@ -26,6 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__
 from .aws.follow import Snapshot, expand_exports, follow, snapshot, stack_outputs, start_restore
+from .aws.state import SyncInput
+from .aws.syncrun import follow_sync, outcome, start_sync
 from .clock import Clock, SystemClock
 from .errors import RestoreError, UsageError
 from .export.manifest import Export, load_export
@@ -175,10 +177,15 @@ def _add_sync_commands(commands: Any) -> None:
         help="move a live table: sync until close behind, then --finish after the writes stop",
         description="Sync steps until the lag is at most --lag; with --finish, the last window and an exact verify.",
     )
+    # With --stack-name, sync runs in AWS: the source, the bucket and the role are the stack's.
+    sync.add_argument("source", metavar="SOURCE_TABLE_ARN", nargs="?", help="(not with --stack-name)")
+    sync.add_argument("--table", help="the existing target table (with --stack-name: default the stack's TargetTable)")
+    sync.add_argument("--bucket", help="the bucket the exports and the sync state go to (not with --stack-name)")
+    sync.add_argument("--stack-name", help="start and follow one execution of this stack's sync state machine")
+    migrate.add_argument("source", metavar="SOURCE_TABLE_ARN")
+    migrate.add_argument("--table", required=True, help="the existing target table")
+    migrate.add_argument("--bucket", required=True, help="the bucket the exports and the sync state go to")
     for command in (sync, migrate):
-        command.add_argument("source", metavar="SOURCE_TABLE_ARN")
-        command.add_argument("--table", required=True, help="the existing target table")
-        command.add_argument("--bucket", required=True, help="the bucket the exports and the sync state go to")
         command.add_argument("--prefix", default="", help="key prefix of the exports and the state (ending in /)")
         command.add_argument("--source-role-arn", help="a role in the source's account to export with")
         command.add_argument(
@@ -481,6 +488,48 @@ def _status(args: argparse.Namespace, wired: Wiring) -> int:
     return _finish(snap)
 
 
+def _sync_in_aws(args: argparse.Namespace, wired: Wiring) -> int:
+    """`sync --stack-name`: one execution of the stack's sync state machine, started and followed to its end."""
+    import boto3
+
+    local_only = (args.source, args.bucket, args.prefix, args.source_role_arn, args.max_wcu, args.wait)
+    if any(local_only) or args.min_window != 900.0 or args.format != "DYNAMODB_JSON":
+        raise UsageError(
+            "with --stack-name the source, bucket, prefix, role, window and format are the stack's (SourceTableArn, "
+            "ExportBucketName, ExportPrefix, SourceRoleArn, ...) and its schedule does the waiting: give --table, "
+            "--verify, --poll-seconds, --report only"
+        )
+    session = boto3.session.Session()
+    outputs = stack_outputs(session.client("cloudformation"), args.stack_name)
+    if "SyncStateMachineArn" not in outputs:
+        raise UsageError(f"stack {args.stack_name!r} has no sync state machine: deploy it with SourceTableArn")
+    sfn = session.client("stepfunctions")
+    given: SyncInput = {"table": args.table} if args.table else {}
+    if args.verify:
+        given["verify"] = True
+    arn = start_sync(sfn, outputs["SyncStateMachineArn"], given, wired.clock)
+    print(f"started {arn}", flush=True)
+    described = follow_sync(
+        sfn,
+        wired.s3(session),
+        arn,
+        _print_line,
+        clock=wired.clock,
+        interval=args.poll_seconds,
+        show_snapshot=_show_snapshot,
+    )
+    status, line = outcome(described)
+    if status == EXIT_OK:
+        print(line, flush=True)
+    else:
+        print(f"error: {line}", file=sys.stderr)
+    if args.report:
+        report = {name: described.get(name) for name in ("executionArn", "status", "error", "cause")}
+        report["output"] = json.loads(described.get("output") or "null")
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    return status
+
+
 def main(argv: Sequence[str] | None = None, wiring: Wiring | None = None) -> int:
     args = build_parser().parse_args(argv)
     wired = wiring or Wiring()
@@ -491,6 +540,8 @@ def main(argv: Sequence[str] | None = None, wiring: Wiring | None = None) -> int
             return _status(args, wired)
         if args.command == "verify":
             return _verify(args, wired)
+        if args.command == "sync" and args.stack_name:
+            return _sync_in_aws(args, wired)
         if args.command in ("sync", "migrate"):
             return run_sync_command(args, clock=wired.clock, s3=wired.s3, dynamodb=wired.dynamodb)
         return _run(args, wired)  # run and revert

@@ -22,10 +22,11 @@ from ddb_restore.cli import Wiring, main
 from ddb_restore.sync.lease import LEASE_SECONDS, Lease
 from ddb_restore.sync.state import StateStore
 from ddb_restore.write.clients import dynamodb_client
+from support import source_writes
 from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
-from support.tables import KEYS, create_table
+from support.tables import KEYS
 
 BUCKET = "sync-exports"
 STATE_KEY = "exp/ddb-restore/sync/Target.json"
@@ -57,25 +58,10 @@ def world() -> Iterator[World]:
         clock = FakeClock(1_767_000_000.0)
         double = ExportDouble(boto3.client("s3"), clock=clock, min_window=60, export_seconds=20)
         app = double.attach(boto3.client("dynamodb"))
-        create_table(app, "Source")
-        create_table(app, "Target")
-        app.update_continuous_backups(
-            TableName="Source", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
-        for n in range(40):
-            app.put_item(TableName="Source", Item=item(n, 1))
+        arn = source_writes.seed(app)
         clock.now += 1  # time passes; the fake clock moves only when told
-        arn = app.describe_table(TableName="Source")["Table"]["TableArn"]
         wiring = Wiring(clock=clock, dynamodb=lambda *a, **k: double.attach(dynamodb_client(*a, **k)))
         yield World(clock, double, app, arn, wiring)
-
-
-def item(n: int, version: int) -> dict[str, Any]:
-    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}, "v": {"N": str(version)}, "blob": {"B": b"\x00\xff"}}
-
-
-def key(n: int) -> dict[str, Any]:
-    return {"pk": {"S": f"user#{n % 7}"}, "sk": {"N": str(n)}}
 
 
 def cli(world: World, capsys: pytest.CaptureFixture[str], command: str, *args: str) -> tuple[int, str, str]:
@@ -87,16 +73,7 @@ def cli(world: World, capsys: pytest.CaptureFixture[str], command: str, *args: s
 
 
 def changes(world: World, start: int) -> None:
-    """An update, a delete, an insert and a re-insert of a key deleted before."""
-    world.app.update_item(
-        TableName="Source",
-        Key=key(start),
-        UpdateExpression="SET v = if_not_exists(v, :one) + :one",
-        ExpressionAttributeValues={":one": {"N": "1"}},
-    )
-    world.app.delete_item(TableName="Source", Key=key(start + 1))
-    world.app.put_item(TableName="Source", Item=item(1000 + start, 1))
-    world.app.put_item(TableName="Source", Item=item(start - 1, 7))
+    source_writes.changes(world.app, start)
 
 
 def test_a_first_sync_applies_a_full_export_and_later_ones_incrementals(

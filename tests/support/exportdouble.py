@@ -188,7 +188,10 @@ class ExportDouble:
                 with self._lock:
                     parsed = getattr(self, f"_{op}")(client, body)
             except _Refused as refused:
-                error = {"Error": {"Code": refused.code, "Message": str(refused)}, "ResponseMetadata": {}}
+                error = {
+                    "Error": {"Code": refused.code, "Message": str(refused)},
+                    "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": uuid.uuid4().hex},
+                }
                 return AWSResponse(params.get("url", ""), 400, {}, None), error
             return AWSResponse(params.get("url", ""), 200, {}, None), {**parsed, "ResponseMetadata": {}}
 

@@ -28,6 +28,8 @@ The pieces, each a context manager usable alone:
   :func:`fix_tolerated_failure_percentage` (an integer ``ToleratedFailurePercentage`` was refused),
   :func:`enforce_map_failure_tolerance` (failed Distributed Map items never failed the Map),
   :func:`scale_retry_waits` and :func:`fast_sync_polling` (speed). :func:`fix_moto_sfn` = the first four.
+  :func:`route_sdk_tasks`: ``aws-sdk`` Tasks through a client the test prepares (a double attached), each call
+  recorded with its ``Credentials`` role (moto makes the call with its own credentials).
 * :func:`deploy_template` reads a SAM ``template.yaml`` (``cfnlint.decode.decode`` reads the short-form
   tags) and creates its ``AWS::Serverless::Function``, ``AWS::S3::Bucket``, ``AWS::DynamoDB::Table`` /
   ``AWS::Serverless::SimpleTable`` and ``AWS::Serverless::StateMachine`` resources in the active mock, with
@@ -499,11 +501,76 @@ def fast_sync_polling(seconds: float = 0.02) -> Iterator[None]:
 
 
 @dataclass
+class SdkCall:
+    """One ``arn:aws:states:::aws-sdk:<service>:<action>`` Task call, for assertions."""
+
+    service: str  # boto3's name: "dynamodb"
+    action: str  # boto3's method: "export_table_to_point_in_time"
+    parameters: dict[str, Any]
+    role_arn: str | None  # the Task's ``Credentials`` RoleArn; None without Credentials (the execution's role)
+
+
+def _iso_dates(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _iso_dates(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_iso_dates(value) for value in node]
+    if isinstance(node, datetime.datetime):
+        return node.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return node
+
+
+@contextlib.contextmanager
+def route_sdk_tasks(prepare: Callable[[str, Any], Any] = lambda service, client: client) -> Iterator[list[SdkCall]]:
+    """``aws-sdk`` Tasks through a client the test prepares, recorded with their ``Credentials`` role.
+
+    moto 5.2.5 makes each such Task's boto3 client itself (``boto_client_for``) and leaves the Task's
+    ``Credentials`` unused: ``prepare(service, client)`` gets that client first (a test attaches a double of the
+    service to it, e.g. support/exportdouble.py for DynamoDB's exports), and every call is kept with the role it
+    would have been made as. Dates in the response become ISO 8601 text, as JSON can carry them (moto would keep
+    ``datetime`` objects in the state); code that reads them should not rely on their exact form.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    calls: list[SdkCall] = []
+    make_client = state_task_service_aws_sdk.boto_client_for
+    # records the call, then the original makes the client and the call
+    evaluate = StateTaskServiceAwsSdk._eval_service_task  # noqa: SLF001 - moto's interpreter patched (pinned moto)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return prepare(service, make_client(region=region, service=service, state_credentials=state_credentials))
+
+    def _eval_service_task(
+        self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> None:
+        calls.append(
+            SdkCall(
+                service=self._get_boto_service_name(),
+                action=self._get_boto_service_action(),
+                parameters=copy.deepcopy(normalised_parameters),
+                role_arn=state_credentials.role_arn if self.credentials else None,
+            )
+        )
+        evaluate(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        env.stack.append(_iso_dates(env.stack.pop()))
+
+    with (
+        _patched(state_task_service_aws_sdk, "boto_client_for", boto_client_for),
+        _patched(StateTaskServiceAwsSdk, "_eval_service_task", _eval_service_task),
+    ):
+        yield calls
+
+
+@dataclass
 class LocalAws:
     """What :func:`local_aws` yields: the in-process Lambda calls and the retry waits asked for, in order."""
 
     calls: list[Invocation]
     retry_waits: list[float]
+    sdk_calls: list[SdkCall]  # the aws-sdk Tasks' calls (route_sdk_tasks)
 
 
 @contextlib.contextmanager
@@ -513,8 +580,10 @@ def local_aws(
     retry_wait_scale: float = 0.0,
     enforce_timeout: bool = False,
     serialise_lambdas: bool = True,
+    prepare_sdk_client: Callable[[str, Any], Any] = lambda service, client: client,
 ) -> Iterator[LocalAws]:
-    """moto with executing state machines, in-process Lambda and every fix above: the usual entry point."""
+    """moto with executing state machines, in-process Lambda and every fix above: the usual entry point.
+    ``prepare_sdk_client``: see :func:`route_sdk_tasks`."""
     from moto import mock_aws
 
     with contextlib.ExitStack() as stack:
@@ -524,7 +593,8 @@ def local_aws(
         stack.enter_context(fix_moto_sfn(enforce_tolerance=enforce_tolerance))
         waits = stack.enter_context(scale_retry_waits(retry_wait_scale))
         stack.enter_context(fast_sync_polling())
-        yield LocalAws(calls=calls, retry_waits=waits)
+        sdk_calls = stack.enter_context(route_sdk_tasks(prepare_sdk_client))
+        yield LocalAws(calls=calls, retry_waits=waits, sdk_calls=sdk_calls)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ _REGIONAL = "${AWS::Region}:${AWS::AccountId}"
 EXPORT_BUCKET = f"{_ARN}:s3:::${{ExportBucketName}}"
 EXPORT_OBJECTS = f"{_ARN}:s3:::${{ExportBucketName}}/${{ExportPrefix}}*"
 TARGET_TABLE = f"{_ARN}:dynamodb:{_REGIONAL}:table/${{TargetTable}}"
+# Sync (SourceTableArn): its state object and the exports it asks for, under the prefix of the export bucket.
+SYNC_STATE = f"{_ARN}:s3:::${{ExportBucketName}}/${{ExportPrefix}}ddb-restore/sync/${{TargetTable}}.json"
+SYNC_EXPORTS = f"{_ARN}:s3:::${{ExportBucketName}}/${{ExportPrefix}}AWSDynamoDB/*"
+SYNC_STEPS = ("SyncPlanFunction", "SyncRecordFunction")
+SYNC_MACHINE = "SyncStateMachine"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -258,7 +263,7 @@ def _s3_read(action: str) -> bool:
 
 _RUN_BUCKET = r"(?:\$\{RunBucket\.Arn\}|arn:\$\{AWS::Partition\}:s3:::\$\{RunBucket\})"
 _STATES = re.escape(f"{_ARN}:states:{_REGIONAL}:")
-_OWN_NAMES = r"\$\{AWS::StackName\}-(?:file|restore)"
+_OWN_NAMES = r"\$\{AWS::StackName\}-(?:file|restore|sync)"
 
 SHAPES = (
     Shape("the export bucket", _exact(EXPORT_BUCKET), _s3_read, "s3 reads (Get*, List*)"),
@@ -298,6 +303,35 @@ SHAPES = (
         "events actions",
     ),
     Shape("the notification topic", _exact("${NotificationTopic}"), _only("sns:Publish"), "sns:Publish", "HasEmail"),
+    Shape(
+        "the sync state object",
+        _exact(SYNC_STATE),
+        _only("s3:GetObject", "s3:PutObject"),
+        "s3:GetObject, s3:PutObject",
+        "HasSync",
+    ),
+    Shape(
+        "the exports sync asks for",
+        _exact(SYNC_EXPORTS),
+        _only("s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectAcl"),
+        "what DynamoDB writes an export with (s3:PutObject, s3:AbortMultipartUpload, s3:PutObjectAcl)",
+        "HasSync",
+    ),
+    Shape(
+        "the sync's source table",
+        _exact("${SourceTableArn}"),
+        _only("dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups"),
+        "dynamodb:ExportTableToPointInTime, dynamodb:DescribeContinuousBackups",
+        "HasSync",
+    ),
+    Shape(
+        "the source table's exports",
+        _exact("${SourceTableArn}/export/*"),
+        _only("dynamodb:DescribeExport"),
+        "dynamodb:DescribeExport",
+        "HasSync",
+    ),
+    Shape("the source role", _exact("${SourceRoleArn}"), _only("sts:AssumeRole"), "sts:AssumeRole", "HasSourceRole"),
 )
 
 _WILDCARD = re.compile(r"[*?]")
@@ -409,12 +443,15 @@ def test_every_statement_grants_named_actions_on_the_stacks_own_resources_only()
 def test_the_check_walked_the_statements_of_every_function_and_state_machine() -> None:
     template = load_template()
     walk = Walk(template)
-    owners = {name for name, r in template["Resources"].items() if r.get("Type") in POLICY_OWNERS}
+    kinds = (*POLICY_OWNERS, "AWS::IAM::Role")
+    owners = {name for name, r in template["Resources"].items() if r.get("Type") in kinds}
     assert len(walk.grants) >= 20, f"only {len(walk.grants)} statements found: is the walk still reaching them?"
     assert owners == {grant.owner for grant in walk.grants}
     assert {"PlanFunction", WRITER, "SummarizeFunction", "ChildStateMachine", "ParentStateMachine"} <= owners
+    assert {*SYNC_STEPS, SYNC_MACHINE, "ScheduledSyncRole"} <= owners
     conditional = {grant.sid for grant in walk.grants if grant.conditions}
     assert {"DecryptExports", "AssumeWriterRole", "Notify"} <= conditional, "the !If branches were not walked"
+    assert {"AssumeSourceRole", "ExportSource", "SyncState", "StartSync"} <= conditional
     assert {grant.template_name for grant in walk.grants} >= {"LambdaInvokePolicy"}
     pairs = plain_grants(template)
     assert len(pairs) >= 30
@@ -464,11 +501,21 @@ def test_the_writer_cannot_put_objects_into_the_export_bucket() -> None:
     assert not [x for x in export if x[1].lower() == "s3:putobject"], export
 
 
+def _sync_write(grant: Grant, resource: str) -> bool:
+    """The only writes into the export bucket: the sync steps' state object, the sync's exports (DynamoDB writes
+    them with the state machine's permissions), each only under HasSync."""
+    if "HasSync" not in grant.conditions:
+        return False
+    return (grant.owner in SYNC_STEPS and resource == SYNC_STATE) or (
+        grant.owner == SYNC_MACHINE and resource == SYNC_EXPORTS
+    )
+
+
 def test_no_function_can_write_to_the_export_bucket() -> None:
     pairs = plain_grants(load_template())
     on_export = [(g, a, r) for g, a, r in pairs if "${ExportBucketName}" in r]
     assert on_export, "no statement names the export bucket: did its statements move?"
-    writes = [f"{g.where}: {a} on {r}" for g, a, r in on_export if not _s3_read(a)]
+    writes = [f"{g.where}: {a} on {r}" for g, a, r in on_export if not _s3_read(a) and not _sync_write(g, r)]
     assert not writes, "the export bucket can be written or changed:\n" + "\n".join(writes)
     assert {g.owner for g, _, _ in on_export} <= {
         "PlanFunction",
@@ -476,7 +523,44 @@ def test_no_function_can_write_to_the_export_bucket() -> None:
         WRITER,
         "VerifyPlanFunction",
         VERIFIER,
+        *SYNC_STEPS,
+        SYNC_MACHINE,
     }
+
+
+def test_sync_writes_only_its_state_object_and_the_exports_it_asks_for() -> None:
+    pairs = plain_grants(load_template())
+    writes = sorted((g.owner, a, r) for g, a, r in pairs if "${ExportBucketName}" in r and not _s3_read(a))
+    assert writes == [
+        ("SyncPlanFunction", "s3:PutObject", SYNC_STATE),
+        ("SyncRecordFunction", "s3:PutObject", SYNC_STATE),
+        (SYNC_MACHINE, "s3:AbortMultipartUpload", SYNC_EXPORTS),
+        (SYNC_MACHINE, "s3:PutObject", SYNC_EXPORTS),
+        (SYNC_MACHINE, "s3:PutObjectAcl", SYNC_EXPORTS),
+    ]
+
+
+def test_only_the_sync_touches_the_source_table_and_only_to_export_it() -> None:
+    grants = [(g, a, r) for g, a, r in plain_grants(load_template()) if "${SourceTableArn}" in r]
+    assert sorted((g.owner, a, r) for g, a, r in grants) == [
+        ("SyncPlanFunction", "dynamodb:DescribeContinuousBackups", "${SourceTableArn}"),
+        (SYNC_MACHINE, "dynamodb:DescribeExport", "${SourceTableArn}/export/*"),
+        (SYNC_MACHINE, "dynamodb:ExportTableToPointInTime", "${SourceTableArn}"),
+    ]
+    # With a source role these calls are the role's, in the source's account: the stack's own grants fall away.
+    assert all({"HasSync", "!HasSourceRole"} <= g.conditions for g, _, _ in grants)
+    assumes = sorted(
+        (g.owner, sorted(g.conditions)) for g, a, r in plain_grants(load_template()) if r == "${SourceRoleArn}"
+    )
+    assert assumes == [("SyncPlanFunction", ["HasSourceRole", "HasSync"]), (SYNC_MACHINE, ["HasSourceRole", "HasSync"])]
+
+
+def test_the_sync_starts_only_the_parent_and_the_schedule_only_the_sync() -> None:
+    pairs = plain_grants(load_template())
+    starts = sorted(
+        (g.owner, r) for g, a, r in pairs if a == "states:StartExecution" and g.owner != "ParentStateMachine"
+    )
+    assert starts == [("ScheduledSyncRole", "${SyncStateMachine}"), (SYNC_MACHINE, "${ParentStateMachine}")]
 
 
 def test_kms_decrypt_is_granted_only_under_HasKmsKey() -> None:
@@ -502,6 +586,8 @@ def test_sam_policy_templates_name_functions_of_this_template() -> None:
         f"{FUNCTION} VerifyPlanFunction",
         f"{FUNCTION} VerifyFunction",
         f"{FUNCTION} VerifySummaryFunction",
+        f"{FUNCTION} SyncPlanFunction",
+        f"{FUNCTION} SyncRecordFunction",
     }
     assert not walk.problems, walk.problems
 

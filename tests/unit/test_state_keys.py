@@ -97,3 +97,35 @@ def test_the_verify_items_state_is_what_the_map_gives_and_the_chunk_returns() ->
     read = {p[2:].split(".")[0] for p in paths(verify["ItemProcessor"]) if p != "$.Payload"}
     assert read == {"done", "item", "status"} and read <= keys(state.VerifyChunkState)
     assert "index" in keys(state.VerifyItem)
+
+
+SYNC = json.loads((ASL / "sync.asl.json").read_text())
+
+
+def test_what_the_sync_reads_of_its_plan_is_typed() -> None:
+    typed = {"plan": state.SyncPlan, "export": state.SyncExport, "restore": state.SyncRestore}
+    seen = set()
+    for _, body in states(SYNC):
+        for path in paths(body):
+            first, *rest = path[2:].split(".")
+            if first != "plan" or not rest:
+                continue  # the record steps get the whole plan
+            assert rest[0] in keys(state.SyncPlan), path
+            seen.add(rest[0])
+            if rest[0] in ("export", "restore") and len(rest) > 1:
+                assert rest[1] in keys(typed[rest[0]]), path
+    assert {"due", "export", "restore", "sourceRoleArn", "pollSeconds", "message"} <= seen
+
+
+def test_the_sync_steps_get_and_give_what_their_types_say() -> None:
+    plan = SYNC["States"]["Plan"]
+    assert {k.removesuffix(".$") for k in plan["Parameters"]["Payload"]} == keys(state.SyncPlanEvent)
+    recorded = [body["Parameters"] for _, body in states(SYNC) if body.get("Next") == "Record" and "Parameters" in body]
+    assert len(recorded) == 5  # applied, restore failed, export failed, refused, interrupted
+    for parameters in recorded:
+        assert {k.removesuffix(".$") for k in parameters} <= keys(state.SyncRecordEvent)
+    outcomes = {parameters["outcome"] for parameters in recorded}
+    assert outcomes == {"applied", "export failed", "refused", "interrupted"}
+    # After the record step (its reply is the state), the Choice and the Fail read the outcome.
+    after = [p[2:] for name in ("Recorded?", "SyncFailed") for p in paths(SYNC["States"][name])]
+    assert set(after) == {"status", "message"} and set(after) <= keys(state.SyncOutcome)

@@ -53,6 +53,13 @@ class StackSettings:
             reorder_window=int(number("REORDER_WINDOW", 0)),
         )
 
+    def table_from(self, given: str | None) -> str:
+        """The table an execution's input names, or the stack's TargetTable when it is one table; checked."""
+        table = given or (None if self.target_table.endswith("*") else self.target_table)
+        if not table:
+            raise InputError(f'the input needs "table": the stack writes tables named {self.target_table!r}')
+        return self.check_table(table)
+
     def check_table(self, table: str) -> str:
         """The table, when the stack may write it; InputError otherwise (IAM would refuse it anyway)."""
         if self.target_table.endswith("*"):

@@ -7,9 +7,11 @@ and `$.done`. Renaming a key here means changing the ASL with it.
 How they flow: the parent's input (`ExecutionInput`) goes to the plan step as `PlanEvent`; the plan returns the
 `Run` and its first export (`current`, an `ExportEntry`); the Map gives each child a `ChunkState` per
 `FileEntry` of the export's file list; each chunk returns the next `ChunkState`; the summary step returns a
-`Summary` (next export, or the end of the run). tests/unit/test_state_keys.py checks the ASL's paths against these
-keys at run time, so this module evaluates its annotations (no `from __future__ import annotations`, with
-which `NotRequired` cannot be seen at run time).
+`Summary` (next export, or the end of the run). The sync state machine: its input (`SyncInput`) goes to its plan step
+as `SyncPlanEvent`; the plan returns a `SyncPlan` (`$.plan`), whose export request the SDK tasks send and whose
+`restore` is the nested parent's input; the record step takes a `SyncRecordEvent` and returns a `SyncOutcome`.
+tests/unit/test_state_keys.py checks the ASL's paths against these keys at run time, so this module evaluates its
+annotations (no `from __future__ import annotations`, with which `NotRequired` cannot be seen at run time).
 """
 
 from typing import NotRequired, TypedDict
@@ -35,6 +37,13 @@ __all__ = [
     "VerifyItem",
     "VerifyChunkState",
     "VerifySummary",
+    "SyncInput",
+    "SyncPlanEvent",
+    "SyncExport",
+    "SyncRestore",
+    "SyncPlan",
+    "SyncRecordEvent",
+    "SyncOutcome",
 ]
 
 
@@ -227,3 +236,69 @@ class VerifySummary(TypedDict):
     report: str
     summary: str
     cause: str | None  # for the VerifyFailed state: the one line and where the report is
+
+
+class SyncInput(TypedDict, total=False):
+    """The sync execution's input (CLI `sync --stack-name`, the schedule: `{}`)."""
+
+    table: str  # the target (default: the stack's TargetTable)
+    verify: bool  # the nested restore verifies the table against the export
+
+
+class SyncPlanEvent(TypedDict):
+    input: SyncInput
+    executionName: str  # names the lease's holder
+
+
+class SyncExport(TypedDict):
+    type: str  # FULL_EXPORT or INCREMENTAL_EXPORT: which of the two export Tasks sends `request`
+    request: dict  # ExportTableToPointInTime's parameters, times as ISO text (the SDK integration's form)
+
+
+class SyncRestore(TypedDict):
+    """The nested parent execution's input, less the manifest key DescribeExport gives."""
+
+    bucket: str
+    table: str
+    fromIncremental: bool
+    verify: bool
+
+
+class SyncPlan(TypedDict):
+    """The sync plan step's result (`$.plan`): nothing due (`due` false, the lease given back) or the export to make."""
+
+    due: bool
+    message: str  # one line: what was decided
+    table: str
+    stateKey: str
+    holder: str  # the lease's holder: the execution's name
+    watermark: str | None
+    dueAt: str | None  # when nothing is due: the time the next window can be exported
+    sourceRoleArn: str | None  # the Tasks' Credentials role, when the source is another account's
+    pollSeconds: int  # the Wait between two DescribeExport calls
+    export: SyncExport | None
+    restore: SyncRestore | None
+
+
+class SyncRecordEvent(TypedDict):
+    """The record step's event: the plan, how the export and the restore ended, and what they gave."""
+
+    plan: SyncPlan
+    outcome: str  # applied, export failed, refused, interrupted
+    export: NotRequired[dict]  # DescribeExport's ExportDescription
+    restore: NotRequired[dict]  # the nested execution: executionArn, output (the parent's)
+    error: NotRequired[dict]  # a caught error: Error, Cause
+
+
+class SyncOutcome(TypedDict):
+    """The record step's result, and the sync execution's output when it applied an export."""
+
+    status: str  # applied or failed
+    message: str  # one line, for the CLI and the Fail state's cause
+    table: str
+    watermarkBefore: str | None
+    watermarkAfter: str | None
+    exportArn: str | None
+    itemsPut: int
+    itemsDeleted: int
+    verify: str | None  # with "verify": the nested restore's verify line (the parent's verifySummary)

@@ -104,10 +104,7 @@ def plan_execution(
 ) -> PlanResult:
     """Check the export(s) and the table; write the file lists; return the run's state for the parent."""
     bucket = settings.check_bucket(event.get("bucket") or settings.export_bucket)
-    table_name = event.get("table") or (None if settings.target_table.endswith("*") else settings.target_table)
-    if not table_name:
-        raise InputError(f'the input needs "table": the stack writes tables named {settings.target_table!r}')
-    settings.check_table(table_name)
+    table_name = settings.table_from(event.get("table"))
     run_id = re.sub(r"[^A-Za-z0-9_.-]", "_", str(event.get("executionName") or f"run-{int(clock.time())}"))
     max_wcu = _positive(event, "maxWcu", settings.max_wcu)
     given_concurrency = _positive(event, "maxConcurrency", None)

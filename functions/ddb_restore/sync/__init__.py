@@ -9,6 +9,10 @@ How the parts fit:
 - `step.py`    one sync step from lease to watermark;
 - `migrate.py` steps until close behind, then the last window and an exact verify of the whole series;
 - `command.py` `ddb-restore sync|migrate`: options to a job, the outcome line, the report, the exit status.
+
+In AWS the sync state machine drives the same pieces (aws/syncing.py: `due_request`, `applied_entry`,
+`record_applied`, `drop_pending`, the lease resumed by its holder's name), with the export calls as SDK tasks and the
+apply as a nested execution of the parent state machine.
 """
 
 from __future__ import annotations

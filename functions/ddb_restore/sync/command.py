@@ -44,6 +44,8 @@ def _bucket_owner(role_arn: str | None) -> str | None:
 
 
 def _job(args: Any, clock: Clock, s3: Callable[..., Any], dynamodb: Callable[..., Any]) -> SyncJob:
+    if not (args.source and args.table and args.bucket):
+        raise UsageError("sync needs SOURCE_TABLE_ARN, --table and --bucket (or --stack-name, to sync in AWS)")
     if not re.fullmatch(r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[a-zA-Z0-9_.-]{3,255}", args.source):
         raise UsageError(
             f"{args.source}: give the source table's ARN (arn:aws:dynamodb:<region>:<account>:table/<name>): "

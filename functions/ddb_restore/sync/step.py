@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["SyncJob", "StepResult", "sync_step", "applied_exports"]
+__all__ = [
+    "SyncJob",
+    "StepResult",
+    "sync_step",
+    "due_request",
+    "applied_entry",
+    "record_applied",
+    "watermark_of",
+    "drop_pending",
+    "applied_exports",
+]
 
 
 @dataclass(frozen=True)
@@ -88,8 +98,28 @@ def _request(job: SyncJob, state: SyncState, now: float) -> dict[str, Any] | flo
     return incremental_request(job.source, job.target.table, job.exports, start, now)
 
 
-def _applied(described: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """What the state keeps of an applied export."""
+def due_request(job: SyncJob, lease: Lease, show: Callable[[str], None] = print) -> dict[str, Any] | float:
+    """The ExportTableToPointInTime request to send now, or the time the next window can be exported.
+
+    The export a sync started but did not apply (`pending`) comes first, the same request again; a new one is
+    written into the state as pending before it is sent, so a sync that dies after sending finds it by its token.
+    """
+    describe_target(job.target.client, job.target.table)  # before an export is paid for
+    state = lease.state
+    if state.pending is None:
+        request = _request(job, state, millis(job.target.clock.time()))
+        if isinstance(request, float):
+            return request
+        state.pending = {"clientToken": request["ClientToken"], "request": request}
+        lease.save()
+    else:
+        show(f"resuming the export this target's last sync started (client token {state.pending['clientToken']})")
+    return dict(state.pending["request"])
+
+
+def applied_entry(described: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """What the state keeps of an applied export: `described` as DescribeExport gives it (times as datetimes),
+    `report` the restore's (its put and delete counts)."""
     entry: dict[str, Any] = {
         "exportArn": described["ExportArn"],
         "exportId": described["ExportArn"].rsplit("/", 1)[-1],
@@ -108,15 +138,33 @@ def _applied(described: dict[str, Any], report: dict[str, Any]) -> dict[str, Any
     return entry
 
 
+def watermark_of(entry: dict[str, Any]) -> str:
+    """Where an applied export leaves the target: its exportToTime (incremental) or exportTime (full)."""
+    return str(entry.get("exportToTime") or entry["exportTime"])
+
+
+def record_applied(lease: Lease, entry: dict[str, Any]) -> str:
+    """The export applied (and verified when asked): into the list, the watermark to its end, nothing pending;
+    the new watermark."""
+    state = lease.state
+    state.exports.append(entry)
+    state.watermark = watermark_of(entry)
+    state.pending = None
+    lease.save()
+    return state.watermark
+
+
+def drop_pending(lease: Lease) -> None:
+    """The pending export FAILED or was refused: the next sync asks for its window again, from the same watermark."""
+    lease.state.pending = None
+    lease.save()
+
+
 def _plain(value: Any) -> Any:
     """A description as JSON can hold it: times as ISO text."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if k != "ResponseMetadata"}
     return iso(value.timestamp()) if isinstance(value, datetime) else value
-
-
-def _end(entry: dict[str, Any]) -> str:
-    return str(entry.get("exportToTime") or entry["exportTime"])
 
 
 def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
@@ -126,22 +174,16 @@ def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
     state = lease.state
     result = StepResult("failed", state.watermark, state.watermark)
     try:
-        describe_target(job.target.client, job.target.table)  # before an export is paid for
-        if state.pending is None:
-            request = _request(job, state, millis(clock.time()))
-            if isinstance(request, float):
-                result.status, result.due_at = "not due", request
-                return result
-            state.pending = {"clientToken": request["ClientToken"], "request": request}
-            lease.save()  # before the export starts: a sync that dies after it finds it again by its token
-        else:
-            show(f"resuming the export this target's last sync started (client token {state.pending['clientToken']})")
+        request = due_request(job, lease, show)
+        if isinstance(request, float):
+            result.status, result.due_at = "not due", request
+            return result
         try:
-            described = start_export(job.source_client, state.pending["request"])
+            described = start_export(job.source_client, request)
         except SyncRefused:
-            state.pending = None  # DynamoDB refused the request: a later step must not send it again
-            lease.save()
+            drop_pending(lease)  # DynamoDB refused the request: a later step must not send it again
             raise
+        assert state.pending is not None
         if state.pending.get("exportArn") != described["ExportArn"]:
             state.pending["exportArn"] = described["ExportArn"]
             lease.save()
@@ -151,8 +193,7 @@ def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
         )
         result.export = _plain(described)
         if described["ExportStatus"] != "COMPLETED":
-            state.pending = None
-            lease.save()
+            drop_pending(lease)
             result.errors.append(
                 f"export {described['ExportArn']} {described['ExportStatus']}: {described.get('FailureCode', '')} "
                 f"{described.get('FailureMessage', '')}; the watermark stays at {state.watermark}: "
@@ -170,11 +211,8 @@ def sync_step(job: SyncJob, show: Callable[[str], None] = print) -> StepResult:
             if result.verify["status"] != "equal":
                 result.errors.append(f"{job.target.table} differs from export {export.url} (see the report's verify)")
                 return result
-        state.exports.append(_applied(described, result.restore))
-        state.watermark = _end(state.exports[-1])
-        state.pending = None
-        lease.save()
-        result.status, result.watermark_after = "applied", state.watermark
+        watermark = record_applied(lease, applied_entry(described, result.restore))
+        result.status, result.watermark_after = "applied", watermark
         return result
     finally:
         lease.release()
