@@ -4,22 +4,14 @@ AssertDescription)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import cfnlint.decode
 import pytest
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from support.template import load_template
+
 SOURCE = "arn:aws:dynamodb:eu-west-1:111122223333:table/Orders"
 KEY = "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-def load() -> dict[str, Any]:
-    template, matches = cfnlint.decode.decode(str(TEMPLATE))
-    assert not matches and isinstance(template, dict)
-    return dict(json.loads(json.dumps(template)))
 
 
 def evaluate(node: Any, parameters: dict[str, str]) -> Any:
@@ -40,7 +32,7 @@ def evaluate(node: Any, parameters: dict[str, str]) -> Any:
 
 
 def refused(**given: str) -> list[str]:
-    template = load()
+    template = load_template()
     parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
     parameters.update(ExportBucketName="exports", TargetTable="Orders", **given)
     failed = []
@@ -71,6 +63,6 @@ def test_the_rules_refuse_a_sync_the_stack_cannot_run(given: dict[str, str], rul
 
 
 def test_each_rule_says_what_to_give() -> None:
-    for name, rule in load()["Rules"].items():
+    for name, rule in load_template()["Rules"].items():
         for assertion in rule["Assertions"]:
             assert len(assertion["AssertDescription"]) > 40, name
