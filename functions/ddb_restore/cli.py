@@ -203,7 +203,8 @@ def _add_sync_commands(commands: Any) -> None:
 
 
 def _add_series_options(command: argparse.ArgumentParser) -> None:
-    """The options `run`, `revert` and `verify` share: the exports, the table, the workers, the chain."""
+    """The options `run`, `revert` and `verify` share: the exports, the table, the workers, the chain (not the
+    write budget: verify only reads, and its budget is --max-rcu)."""
     command.add_argument(
         "exports",
         nargs="+",
@@ -212,7 +213,6 @@ def _add_series_options(command: argparse.ArgumentParser) -> None:
         "or a folder of exports (a series)",
     )
     command.add_argument("--table", required=True, help="the existing target table")
-    command.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
     command.add_argument(
         "--workers",
         type=int,
@@ -245,6 +245,7 @@ def _add_read_options(command: argparse.ArgumentParser) -> None:
 def _add_write_options(command: argparse.ArgumentParser) -> None:
     """The options `run` and `revert` share."""
     _add_series_options(command)
+    command.add_argument("--max-wcu", type=_positive, help="write units per second for the whole run (default: no cap)")
     command.add_argument("--report", type=Path, help="write the JSON report here")
     command.add_argument("--rejects", type=Path, help="refused records go here (default rejects-<time>.jsonl)")
     command.add_argument("--max-rejects", type=_count, default=0, help="refused records tolerated (default 0)")
