@@ -14,6 +14,7 @@ from ddb_restore.export.records import RecordParser
 from ddb_restore.export.storage import LocalFolder
 from ddb_restore.restore.chunk import write_chunk
 from ddb_restore.retry import RetryPolicy
+from ddb_restore.transform import build_pipeline, load_user_functions
 from ddb_restore.write.writer import BatchWriter
 from support.botocore_faults import PASS, THROTTLE, BatchWriteFaults
 from support.clock import FakeClock
@@ -96,3 +97,30 @@ def test_a_writer_that_gives_up_leaves_a_cursor_just_before_the_first_unwritten_
     result = write_chunk(export.folder, export.files[0], parser, fresh, caught.value.cursor)
     assert result.done and result.counts.items_put == 125
     assert diff_tables(items, scan_items(boto3.client("dynamodb"), table), KEYS) == []
+
+
+class _Target:
+    key_names = KEYS
+    key_types = {"pk": "S", "sk": "N"}
+    gsis = ()
+
+
+@pytest.mark.usefixtures("moto")
+def test_progress_counts_records_read_when_a_transform_fans_each_out_to_three_items(tmp_path: Path) -> None:
+    items = sample_items(40, large=False)
+    folder = write_export(tmp_path, full_records(items), files=1, empty_files=0)
+    table = create_table(boto3.client("dynamodb"))
+    fan_out = "def transform(item):\n    return [{**item, 'pk': {'S': item['pk']['S'] + f'#{n}'}} for n in range(3)]\n"
+    transform = build_pipeline((), load_user_functions(fan_out, "fan.py"), _Target())
+    export = load_export(LocalFolder(folder))
+    (file,) = [f for f in export.files if f.item_count]
+    seen: list[int] = []
+    writer = BatchWriter(
+        boto3.client("dynamodb"), table, KEYS, reject=lambda *r: None, retry=RetryPolicy(clock=FakeClock()),
+        progress=lambda records, units: seen.append(records),
+    )  # fmt: skip
+    result = write_chunk(export.folder, file, RecordParser(incremental=False, key_names=KEYS), writer,
+                         transform=transform)  # fmt: skip
+    assert (result.counts.items_put, result.counts.items_fanned_out) == (120, 80)
+    assert sum(seen) == 40  # of 40 records: never past 100%
+    assert len(scan_items(boto3.client("dynamodb"), table)) == 120

@@ -152,6 +152,8 @@ def _add(writer: BatchWriter, record: Record, transform: Pipeline | None) -> Non
         return
     if not results:
         writer.skip_filtered()
+    elif len(results) > 1 and writer.progress:
+        writer.progress(1 - len(results), 0)  # progress counts records read; each result counts 1 as written
     for result in results:
         writer.add(result)
 
