@@ -92,6 +92,14 @@ class Snapshot:
         )
 
 
+# The parent's Map of data files (its "Label", which a Map Run's ARN carries: ...:mapRun:<machine>/<label>:<id>).
+FILES_MAP_LABEL = "ApplyExport"
+
+
+def _map_label(map_run_arn: str) -> str:
+    return map_run_arn.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
 def _run_bucket(sfn: Any, arn: str) -> str | None:
     """The run bucket, from the plan step's output in the execution's history."""
     for event in sfn.get_execution_history(executionArn=arn, maxResults=50)["events"]:
@@ -109,6 +117,8 @@ def snapshot(sfn: Any, s3: Any, arn: str, previous: Snapshot | None = None) -> S
     execution = sfn.describe_execution(executionArn=arn)
     snap = Snapshot(status=execution["status"], seen=previous.seen if previous else {})
     for map_run in sfn.list_map_runs(executionArn=arn).get("mapRuns", []):
+        if _map_label(map_run["mapRunArn"]) != FILES_MAP_LABEL:
+            continue  # verify's Map: its items are files and Scan segments read back, not files written
         counts = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["itemCounts"]
         snap.files_total += counts.get("total", 0)
         snap.files_succeeded += counts.get("succeeded", 0)
