@@ -105,7 +105,7 @@ class AdaptiveRate:
             self._sent.popleft()
 
     def _current(self) -> float:
-        """The rate to cut from: the paced one, or what was sent over the last second."""
+        """The rate to cut from: the paced one, or what was sent lately (`_sent_rate`)."""
         return self._bucket.rate if self._bucket else self._sent_rate()
 
     def acquire(self, units: int) -> float:
