@@ -37,7 +37,7 @@ from support.compare import diff_tables, scan_items
 from support.exports import data_files
 from support.faultproxy import FaultProxy
 from support.sample import full_records, incremental_records, sample_items, upload_folder, write_export
-from support.sfn_local import LocalAws, deploy_template, local_aws, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, new_containers, wait_for_execution
 from support.tables import KEYS, create_table, dynamodb
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -509,8 +509,7 @@ def test_throttling_past_the_bound_mid_file_reports_exactly_how_far_each_file_go
 def aws_timeouts() -> Iterator[LocalAws]:
     """moto with the state machines running, and Lambda's time limit enforced (Sandbox.Timedout)."""
     with local_aws(enforce_timeout=True) as local:
-        for cached in (_common.s3, _common.dynamodb_as):
-            cached.cache_clear()  # clients are per Lambda container: a new one per test
+        new_containers()
         yield local
 
 

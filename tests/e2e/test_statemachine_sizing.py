@@ -20,7 +20,7 @@ from support.capacity import CapacityDouble
 from support.compare import diff_tables, scan_items
 from support.partitions import create_provisioned_table
 from support.sample import full_records, sample_items, upload_folder, write_export
-from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, new_containers, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -32,8 +32,7 @@ EXPORT = f"exports/AWSDynamoDB/{EXPORT_ID}/"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
-        for cached in (_common.s3, _common.dynamodb_as):
-            cached.cache_clear()
+        new_containers()
         yield local
 
 

@@ -20,7 +20,7 @@ from support.compare import diff_tables, scan_items
 from support.exports import data_files
 from support.masking import masked_words
 from support.sample import full_records, sample_items, upload_folder, write_export
-from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, new_containers, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -32,8 +32,7 @@ MANIFEST = f"exports/AWSDynamoDB/{EXPORT_ID}/manifest-summary.json"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
-        for cached in (_common.s3, _common.dynamodb_as):
-            cached.cache_clear()  # clients and settings are per Lambda container: a new one per test
+        new_containers()
         yield local
 
 

@@ -28,7 +28,15 @@ from ddb_restore.sync.state import StateStore
 from support import source_writes
 from support.compare import diff_tables, scan_items
 from support.exportdouble import ExportDouble
-from support.sfn_local import LocalAws, deploy_template, failure_events, local_aws, publish_stack, wait_for_execution
+from support.sfn_local import (
+    LocalAws,
+    deploy_template,
+    failure_events,
+    local_aws,
+    new_containers,
+    publish_stack,
+    wait_for_execution,
+)
 from support.tables import KEYS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -93,8 +101,7 @@ def world() -> Iterator[World]:
         return doubles[0].attach(client) if service == "dynamodb" else client
 
     with local_aws(prepare_sdk_client=prepare) as aws:
-        for cached in (_common.s3, _common.dynamodb_as):
-            cached.cache_clear()  # a new Lambda container per test
+        new_containers()
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         double = ExportDouble(s3, clock=clock, min_window=1, export_seconds=0.5)

@@ -18,7 +18,7 @@ from ddb_restore.cli import main
 from support.botocore_faults import UNPROCESSED, BatchWriteFaults
 from support.history import TIMES, History
 from support.sample import full_records, sample_items, upload_folder, write_export
-from support.sfn_local import LocalAws, deploy_template, local_aws, publish_stack, wait_for_execution
+from support.sfn_local import LocalAws, deploy_template, local_aws, new_containers, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -30,8 +30,7 @@ PREFIX = "exports/AWSDynamoDB/"
 @pytest.fixture
 def aws() -> Iterator[LocalAws]:
     with local_aws() as local:
-        for cached in (_common.s3, _common.dynamodb_as):
-            cached.cache_clear()  # a new Lambda container per test
+        new_containers()
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         create_table(boto3.client("dynamodb"), "Orders")
         yield local

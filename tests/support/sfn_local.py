@@ -597,6 +597,17 @@ def local_aws(
         yield LocalAws(calls=calls, retry_waits=waits, sdk_calls=sdk_calls)
 
 
+def new_containers() -> None:
+    """Forget the handlers' cached clients (built once per Lambda container in AWS): each test a new container.
+
+    Called by a test's fixture inside ``local_aws()``, not by ``local_aws()`` itself: importing the handlers
+    there, before a deployed function's environment is set, made Powertools log INFO lines into ``make demo``."""
+    from ddb_restore.aws.handlers import _common
+
+    for cached in (_common.s3, _common.dynamodb_as):
+        cached.cache_clear()
+
+
 # --------------------------------------------------------------------------------------------------
 # Executions
 # --------------------------------------------------------------------------------------------------
