@@ -63,7 +63,8 @@ def test_without_a_budget_at_most_a_tenth_of_the_calls_are_throttled(tmp_path: P
 
 def test_without_a_budget_big_items_do_not_set_off_a_storm(tmp_path: Path, endpoint: Any) -> None:
     model = PartitionModel(partitions=2, partition_wcu=400, start_full=False)
-    restore(tmp_path, endpoint, model, [item(i, big_every=50) for i in range(400)])
+    # 1,200 items (~80 calls): a share of calls measured on ~25 calls moves by 4% with each one throttled.
+    restore(tmp_path, endpoint, model, [item(i, big_every=50) for i in range(1200)])
     assert model.stats()["throttled_share"] <= 0.10, model.stats()
 
 
