@@ -1,5 +1,6 @@
 """The adaptive write rate with a fake clock: probing up, backing off on throttles and on UnprocessedItems,
-debts paid before the next call, refused units never handed back as a burst."""
+debts paid before the next call, nothing saved up let out as a burst after a refusal, cuts that start from what
+the table took, and the wait for room before a refused write is sent again."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import math
 
 import pytest
 
-from ddb_restore.write.rate import AdaptiveRate
+from ddb_restore.write.rate import AdaptiveRate, TakenRate
 from support.clock import FakeClock
+
+SMALL = [1] * 25  # a call of 25 items of one write unit
+MIXED = [342] + [1] * 24  # a 350 KB item and 24 small ones
 
 
 def limiter(rate: float | None = 100.0, **kw: float) -> tuple[AdaptiveRate, FakeClock]:
@@ -20,24 +24,26 @@ def test_a_writer_is_unpaced_until_the_table_first_says_no() -> None:
     rate, fake = limiter(None)
     assert rate.rate is None
     assert [rate.acquire(25) for _ in range(40)] == [0.0] * 40
-    rate.taken()
+    rate.taken(25)
     assert (rate.rate, fake.sleeps) == (None, [])
 
 
-def test_the_first_refusal_paces_at_the_rate_sent_over_the_last_second_cut() -> None:
+def test_the_first_refusal_paces_at_what_the_table_took_over_the_last_second_cut() -> None:
     rate, fake = limiter(None)
     for _ in range(40):  # 1,000 units over two seconds: 500 a second
         rate.acquire(25)
+        rate.taken(25)
         fake.now += 0.05
-    rate.unprocessed(sent_units=25, left_units=5)  # the table took 80%
+    rate.unprocessed(SMALL, [1] * 5)  # the table took 80% of the writes
     assert rate.rate == pytest.approx(500 * 0.8, rel=0.06)
     assert rate.acquire(100) == pytest.approx(100 / rate.rate)
 
 
-def test_a_first_throttle_cuts_what_was_sent_to_seven_tenths() -> None:
+def test_a_first_throttle_cuts_what_the_table_took_to_seven_tenths() -> None:
     rate, fake = limiter(None)
     for _ in range(10):
         rate.acquire(30)
+        rate.taken(30)
         fake.now += 0.1
     rate.throttled()
     assert rate.rate == pytest.approx(300 * 0.7, rel=0.11)
@@ -59,7 +65,7 @@ def test_calls_are_paced_at_the_rate_from_an_empty_bucket() -> None:
 def test_a_call_taken_whole_after_waiting_probes_up_with_time() -> None:
     rate, fake = limiter(100, growth=0.4)
     rate.acquire(50)  # 0.5 s at 100/s
-    rate.taken()
+    rate.taken(50)
     assert rate.rate == pytest.approx(100 * math.exp(0.4 * 0.5))
 
 
@@ -67,32 +73,62 @@ def test_a_writer_not_held_back_by_its_rate_does_not_grow() -> None:
     rate, fake = limiter(100)
     fake.now += 10  # the writer was busy elsewhere: the bucket filled (up to half a second's worth)
     assert rate.acquire(25) == 0.0
-    rate.taken()
+    rate.taken(25)
     assert rate.rate == 100
 
 
-def test_unprocessed_items_cut_the_rate_to_the_share_taken() -> None:
-    rate, _ = limiter(100)
-    rate.unprocessed(sent_units=100, left_units=20)
+def test_unprocessed_items_cut_the_rate_to_the_share_of_writes_taken() -> None:
+    rate, fake = limiter(100)
+    fake.now += 1
+    rate.unprocessed([1] * 10, [1] * 2)
     assert rate.rate == pytest.approx(80)
 
 
 def test_a_few_unprocessed_items_still_cut_by_at_least_the_minimum() -> None:
-    rate, _ = limiter(100, cut=0.9)
-    rate.unprocessed(sent_units=100, left_units=1)
+    rate, fake = limiter(100, cut=0.9)
+    fake.now += 1
+    rate.unprocessed([1] * 100, [1])
     assert rate.rate == pytest.approx(90)
 
 
-def test_a_large_item_handed_back_cuts_no_deeper_than_a_throttle() -> None:
-    rate, _ = limiter(100)
-    rate.unprocessed(sent_units=366, left_units=342)  # a 350 KB item refused, 24 small ones taken
+def test_most_writes_handed_back_cut_no_deeper_than_a_throttle() -> None:
+    rate, fake = limiter(100)
+    fake.now += 1
+    rate.unprocessed(SMALL, [1] * 20)
     assert rate.rate == pytest.approx(70)
 
 
-def test_a_throttled_call_cuts_the_rate_to_seven_tenths() -> None:
-    rate, _ = limiter(100)
-    rate.throttled()
+def test_a_large_item_the_partition_had_no_room_for_cuts_only_by_the_minimum() -> None:
+    rate, fake = limiter(100)
+    fake.now += 1
+    rate.unprocessed(MIXED, [342])  # the 24 small ones taken: the partition lacked room for one item
+    assert rate.rate == pytest.approx(90)
+
+
+def test_two_large_items_of_which_one_was_taken_cut_as_any_refusal() -> None:
+    rate, fake = limiter(400)
+    fake.now += 1
+    rate.unprocessed([342, 342] + [1] * 23, [342])  # 365 units taken: the refusal is not explained by size
+    assert rate.rate == pytest.approx(400 * 0.9)  # 24 of 25 writes taken: the minimum cut
+    fake.now += 1
+    rate.unprocessed([342, 342], [342])
+    assert rate.rate == pytest.approx(400 * 0.9 * 0.7)  # one of two: as deep as a throttle
+
+
+def test_a_call_handed_back_whole_in_a_200_cuts_as_a_throttle() -> None:
+    rate, fake = limiter(100)
+    fake.now += 1
+    rate.unprocessed(MIXED, MIXED)
     assert rate.rate == pytest.approx(70)
+
+
+def test_a_cut_starts_from_what_the_table_took_when_that_is_above_the_paced_rate() -> None:
+    rate, fake = limiter(100)
+    for _ in range(4):
+        fake.now += 0.25
+        rate.taken(100)  # 400 units a second taken (e.g. a budget's share above the paced rate)
+    rate.unprocessed(SMALL, [1] * 5)
+    assert rate.rate == pytest.approx(400 * 0.8, rel=0.1)  # not 100 x 0.8: the table gave at least 400
 
 
 def test_the_rate_stays_between_floor_and_ceiling() -> None:
@@ -111,13 +147,6 @@ def test_a_debt_is_paid_before_the_next_call() -> None:
     assert rate.acquire(25) == pytest.approx(0.24)  # the next waits for its own units, the debt is gone
 
 
-def test_refused_units_are_paid_again_so_the_retry_waits_for_the_table() -> None:
-    rate, fake = limiter(100)
-    rate.acquire(100)  # 1 s
-    rate.unprocessed(sent_units=100, left_units=30)  # 30 units back, the rate cut to 70/s
-    assert rate.acquire(30) == pytest.approx(30 / 70)  # the retry waits for them at 70/s: no refund, no burst
-
-
 def test_a_steady_stream_never_spends_more_than_the_rate_in_any_second() -> None:
     rate, fake = limiter(200)
     start, sent = fake.now, []
@@ -128,37 +157,67 @@ def test_a_steady_stream_never_spends_more_than_the_rate_in_any_second() -> None
         assert sum(u for t, u in sent if second <= t < second + 1) <= 200
 
 
-def test_a_large_item_handed_back_waits_for_its_units_from_empty_at_the_cut_rate() -> None:
+def test_a_refusal_empties_the_bucket_so_nothing_saved_up_goes_at_once() -> None:
     rate, fake = limiter(400)
-    fake.now += 1  # half a second's worth saved up: a refusal must not let it go at once
-    rate.acquire(707)
-    rate.unprocessed(sent_units=707, left_units=342)  # the partition took 365 of 707
-    assert rate.rate == pytest.approx(400 * 0.7)
-    assert rate.acquire(342) == pytest.approx(342 / 280)
+    fake.now += 1  # half a second's worth saved up
+    rate.acquire(25)
+    rate.unprocessed(MIXED, [342])
+    assert rate.acquire(24) == pytest.approx(24 / 360)
 
 
-def test_the_wait_after_a_refusal_follows_what_was_sent_when_that_is_below_the_rate() -> None:
-    rate, fake = limiter(640)  # a budget's ceiling, while the writer sends far less (others share the budget)
-    for _ in range(4):
-        rate.acquire(25)
-        fake.now += 0.25  # 100 units a second
-    rate.unprocessed(sent_units=100, left_units=50)
-    assert rate.acquire(50) == pytest.approx(50 / (100 * 0.7), rel=0.05)  # not 50 / (640 x 0.7)
-
-
-def test_a_throttle_empties_the_bucket_so_the_retry_pays_for_its_units_again() -> None:
+def test_a_throttle_empties_the_bucket_so_the_next_call_waits_for_its_units() -> None:
     rate, fake = limiter(100)
     fake.now += 10  # half a second saved up
     rate.throttled()
     assert rate.acquire(35) == pytest.approx(35 / 70)
 
 
-def test_a_writer_whose_calls_wait_over_a_second_is_cut_from_what_it_sent_not_to_the_floor() -> None:
+def test_room_for_a_refused_write_is_waited_for_at_the_paced_rate_without_a_charge() -> None:
+    rate, fake = limiter(400)
+    for _ in range(4):
+        fake.now += 0.25
+        rate.taken(200)  # the table took 800 a second: above the paced rate
+    assert rate.room(342) == pytest.approx(342 / 400)
+    assert rate.acquire(200) == 0.0  # nothing charged: the bucket refilled meanwhile, up to its half second
+    assert rate.acquire(40) == pytest.approx(0.1)
+
+
+def test_room_follows_what_the_table_took_when_that_is_lower() -> None:
+    rate, fake = limiter(400)
+    for _ in range(4):
+        fake.now += 0.5
+        rate.taken(150)  # 300 a second
+    assert rate.room(342) == pytest.approx(342 / 300)
+
+
+def test_room_is_never_waited_for_below_half_the_paced_rate() -> None:
+    rate, fake = limiter(400)
+    for _ in range(4):
+        fake.now += 1.0
+        rate.taken(25)  # 25 a second: the writer was idle, waiting, more than the table was slow
+    assert rate.room(342) == pytest.approx(342 / 200)  # not 342 / 25: a wait that feeds on itself
+
+
+def test_a_writer_whose_answers_take_over_a_second_is_measured_over_them_not_the_last_second() -> None:
     rate, fake = limiter(None)
     for _ in range(4):
-        fake.now += 2.0  # each call waited 2 s on the run's budget: no call in the last second
+        fake.now += 2.0  # each call waited 2 s on the run's budget: no answer in the last second
         rate.acquire(700)
-    fake.now += 0.5  # the call itself
-    rate.unprocessed(sent_units=700, left_units=342)
-    sent = 4 * 700 / 6.5
-    assert rate.acquire(342) == pytest.approx(342 / (sent * 0.7), rel=0.05)  # ~1.1 s, not 342 / 25
+        rate.taken(700)
+    fake.now += 0.5
+    rate.unprocessed([342] + [1] * 358, [342])  # a partition with no room for the large item
+    took = (3 * 700 + 358) / (8.5 - 2.0)  # the last four answers, since the one before them
+    assert rate.rate == pytest.approx(took * 0.9)  # ~340, not the floor of 25
+
+
+def test_what_the_table_took_is_measured_over_a_second_and_the_last_few_answers() -> None:
+    fake = FakeClock()
+    took = TakenRate(fake)
+    fake.now += 0.05
+    assert took.per_second() == 0.0
+    for _ in range(20):
+        fake.now += 0.1
+        took.add(50)  # 500 a second
+    assert took.per_second() == pytest.approx(500, rel=0.11)
+    fake.now += 10  # an idle writer: its last answers, not an empty window
+    assert took.per_second() > 0

@@ -5,21 +5,20 @@ throttles; a BatchWriteItem answered 200 with `UnprocessedItems` counts there as
 into a table that has just said no. This limiter is fed what the table answered, counted in write units:
 
 - until the table first says no, it does not pace at all: a restore below the table's capacity pays
-  nothing, and the first refusal tells it where the table stands. It then paces at the rate it was
-  sending (units of the last second, or of the last few calls when they took longer), cut as below;
+  nothing, and the first refusal tells it where the table stands;
 - every call it held back (its rate, not the writer, was the bound) that the table took whole lets the rate
   grow, by `growth` per second of time since the last change, probing for more;
-- a call handed back in part lowers the rate to the share of its units the table took, but by no less than
-  `cut` (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle):
-  a refused 350 KB item is most of a call's units, and cutting by all of them would leave the writer idle
-  for seconds (bench/partitions.py saw whole seconds of nothing);
-- the units of refused writes are not given back: their retry pays for them again, and waits as long as the
-  table needs to take them at the share of the call it took (the units refused ÷ (the rate × that share),
-  the rate being the lower of the paced one and what was sent lately): a partition that took
-  365 of 707 units refills at about half the rate sent to it, and a 350 KB item retried any sooner meets a
-  whole-call throttle (bench/partitions.py, --max-wcu at 80%). Nothing saved up while waiting turns into a
-  burst after a refusal: the bucket is emptied. (botocore's CUBIC cuts to 0.7 × and climbs back; we cut by
-  what the table said it took, which needs no model of the table.)
+- a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut`
+  (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call
+  whose writes handed back are each larger than all it took says only that a partition had no room for that
+  item: it cuts by `cut`. The cut starts from the higher of the paced rate and what the table took from this
+  writer lately (`TakenRate`): the table gave at least that. Cutting from the paced rate alone, on every
+  refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
+- a write is charged once (writer.py): its retry is not charged again, so a budget is spent on what the table
+  takes. Before a call carrying writes the table refused, `room` waits as long as the table takes to give the
+  largest of them: at the lower of the paced rate and what it took lately, never below half the paced rate (a
+  wait measured on the writer's own idle time would feed on itself). After any refusal nothing saved up goes
+  at once into the table that said no: the bucket is emptied.
 
 Each sending thread has its own (a Lambda has one; the local runner one per worker), sharing nothing: the
 fleet stays within the table's bound because every member backs off on what it sees. `rate` is carried in
@@ -34,11 +33,38 @@ from collections import deque
 from ..clock import Clock
 from .budget import WriteBudget
 
-__all__ = ["AdaptiveRate"]
+__all__ = ["AdaptiveRate", "TakenRate"]
 
-# How far back the send rate is measured: the last second, and at least the last few calls.
+# How far back what the table took is measured: the last second, and at least the last few answers.
 _WINDOW_SECONDS = 1.0
 _KEEP_CALLS = 4
+
+
+class TakenRate:
+    """Write units a second the table took, over the last second or over the last few answers if they took
+    longer: a call may have waited on the run's budget and on the table for more than a second, and a window
+    that found nothing in it would read as a table that gives nothing. The span runs from the answer before the
+    oldest one kept (or from the start), so that N answers count over N intervals."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._since = clock.monotonic()
+        self._answers: deque[tuple[float, int]] = deque()  # (when, units taken)
+
+    def add(self, units: int) -> None:
+        now = self._clock.monotonic()
+        self._forget(now)
+        self._answers.append((now, units))
+
+    def per_second(self) -> float:
+        now = self._clock.monotonic()
+        self._forget(now)
+        return sum(units for _, units in self._answers) / max(0.1, now - self._since)
+
+    def _forget(self, now: float) -> None:
+        """Drop the answers older than the window, keeping the last `_KEEP_CALLS` whatever their age."""
+        while len(self._answers) > _KEEP_CALLS and self._answers[0][0] < now - _WINDOW_SECONDS:
+            self._since, _ = self._answers.popleft()
 
 
 class AdaptiveRate:
@@ -67,8 +93,8 @@ class AdaptiveRate:
         self.burst_seconds = burst_seconds
         self._clock = clock
         self._bucket: WriteBudget | None = None
-        self._sent: deque[tuple[float, int]] = deque()  # (when, units) of the last calls
-        self._changed = self._born = clock.monotonic()
+        self._taken = TakenRate(clock)
+        self._changed = clock.monotonic()
         self._held = False
         if rate:
             self._set(rate)
@@ -87,50 +113,42 @@ class AdaptiveRate:
         self._changed = self._clock.monotonic()
         return self._bucket
 
-    def _sent_rate(self) -> float:
-        """Write units a second sent over the last second, or over the last few calls if they took longer.
-
-        The last calls, not only the last second: a call may have waited on the run's budget and on the
-        table for more than a second, and a window that found nothing sent would cut the rate to the floor
-        (bench/partitions.py, --max-wcu: a 350 KB item's retry then waited 13 s)."""
-        now = self._clock.monotonic()
-        self._forget(now)
-        oldest = self._sent[0][0] if self._sent else now
-        span = min(max(now - self._born, 0.1), max(_WINDOW_SECONDS, now - oldest))
-        return sum(units for _, units in self._sent) / span
-
-    def _forget(self, now: float) -> None:
-        """Drop the calls older than the window, keeping the last `_KEEP_CALLS` whatever their age."""
-        while len(self._sent) > _KEEP_CALLS and self._sent[0][0] < now - _WINDOW_SECONDS:
-            self._sent.popleft()
-
-    def _current(self) -> float:
-        """The rate to cut from: the paced one, or what was sent lately (`_sent_rate`)."""
-        return self._bucket.rate if self._bucket else self._sent_rate()
+    def _paced(self) -> float:
+        """The paced rate, or while unpaced what the table took lately."""
+        return self._bucket.rate if self._bucket else self._taken.per_second()
 
     def acquire(self, units: int) -> float:
         """Wait until `units` are paid for at the current rate (a debt is paid before the call goes)."""
         waited = self._bucket.acquire(units) if self._bucket else 0.0
         self._held = waited > 0
-        now = self._clock.monotonic()
-        self._forget(now)
-        self._sent.append((now, units))
         return waited
 
-    def taken(self) -> None:
-        """The table took the whole call: grow, if this limiter was what held the writer back."""
+    def room(self, units: int) -> float:
+        """Before a call carrying writes the table refused, `units` the largest of them: wait as long as the
+        table takes to give that many (see the module docstring); nothing is charged. Return the wait."""
+        paced = self._paced()
+        given = max(self.floor, min(paced, max(paced / 2, self._taken.per_second())))
+        self._clock.sleep(units / given)
+        return units / given
+
+    def taken(self, units: int) -> None:
+        """The table took the whole call, `units`: grow, if this limiter was what held the writer back."""
+        self._taken.add(units)
         if self._bucket and self._held:
             seconds = self._clock.monotonic() - self._changed
             self._set(self._bucket.rate * math.exp(self.growth * seconds))
 
-    def unprocessed(self, sent_units: int, left_units: int) -> None:
-        """The table took `sent_units - left_units` of the call's units and handed the rest back: the rate is
-        cut, and the retry of the `left_units` waits until the table can have refilled for them."""
-        cut = min(self.cut, max(self.deepest_cut, (sent_units - left_units) / sent_units))
-        given = max(self.floor, min(self._current(), self._sent_rate()) * cut)  # what the table gives us
-        bucket = self._set(self._current() * cut)
-        bucket.drain(to=left_units - left_units / given * bucket.rate)
+    def unprocessed(self, sent: list[int], left: list[int]) -> None:
+        """The table took some of a call's writes and handed back `left` (their units; `sent`: the call's):
+        the rate is cut (see the module docstring) and the bucket emptied."""
+        taken = sum(sent) - sum(left)
+        self._taken.add(taken)
+        no_room = 0 < taken < min(left)  # each write handed back larger than all it took: no room for it
+        cut = self.cut if no_room else min(self.cut, max(self.deepest_cut, 1 - len(left) / len(sent)))
+        self._set(max(self._paced(), self._taken.per_second()) * cut).drain(to=0.0)
 
     def throttled(self) -> None:
-        """The table refused the whole call: the rate is cut, and its retry pays for it again from empty."""
-        self._set(self._current() * self.deepest_cut).drain(to=0.0)
+        """The table refused the whole call: the rate is cut, and the bucket emptied."""
+        paced = self._paced()
+        self._taken.add(0)
+        self._set(paced * self.deepest_cut).drain(to=0.0)

@@ -2,8 +2,9 @@
 
 The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and rate.py (the
 writer's own adaptive rate) and budget.py (the run's --max-wcu) for write units before each call; it tells
-the rate what the table answered. Units of writes the table refused (throttled, unprocessed) are not given
-back: their retry pays again, so it waits for the table instead of going at once into a table that said no.
+the rate what the table answered. A write is charged once, however often it is sent, so a budget is spent on
+what the table takes; a call carrying writes the table refused first waits for room for the largest of them
+(rate.py), so it does not go at once into a table that said no.
 Two kinds of throttling are handled the same way: a failed call
 (ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
 that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
@@ -37,6 +38,10 @@ MAX_BATCH_BYTES = 16 * 1024 * 1024
 # A request carries each item as JSON with blobs in base64: estimate 4/3 of the item size plus some framing,
 # and keep a margin under the 16 MB cap.
 _BATCH_BYTES_BUDGET = MAX_BATCH_BYTES - 256 * 1024
+
+
+# While a write the table refused is pending, a call carries it with at most this many new records (see _send).
+_CARRIERS = 3
 
 
 def _wire_size(record: Record) -> int:
@@ -111,12 +116,14 @@ class BatchWriter:
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
+        self._paid: set[tuple[str, ...]] = set()  # keys of pending records whose units were already charged
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
         size = _wire_size(record)
         while self._pending and (
             len(self._pending) >= MAX_BATCH_ITEMS
+            or (self._paid and len(self._pending) >= len(self._paid) + _CARRIERS)
             or record.key in self._keys
             or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
@@ -159,28 +166,39 @@ class BatchWriter:
     def _send(self, carry: bool) -> None:
         """Write the queued batch; with `carry`, items a call handed back after others got through stay
         queued, to go with the next records: a call then rarely holds only what the table just refused (a lone
-        large item meets whole-call throttles until its partition has refilled)."""
+        large item meets whole-call throttles until its partition has refilled). While they are queued, a call
+        takes at most `_CARRIERS` new records (`add`): each try of a refused large item carries a few small
+        writes, so a try that finds no room is handed back in part, not throttled whole, and the small records
+        last to carry the later tries instead of running out first and leaving the large ones to go alone
+        (bench/README.md, partitions.py: mixed items)."""
         batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
-        left = self._write(batch, carry)
+        left = self._write(batch, carry, paid=self._paid)
         self._pending, self._keys = left, {r.key for r in left}
+        self._paid = set(self._keys)
         self._bytes = sum(_wire_size(r) for r in left)
         self._unapplied_from = min((r.line for r in left), default=None)
 
-    def _write(self, batch: list[Record], carry: bool = False) -> list[Record]:
-        """Write `batch`; return what is left to write: nothing, or with `carry` the items a call handed back
-        after some of it got through (counted and waited for as an UnprocessedItems retry)."""
+    def _write(
+        self, batch: list[Record], carry: bool = False, paid: set[tuple[str, ...]] | None = None
+    ) -> list[Record]:
+        """Write `batch` (the keys in `paid` already charged); return what is left to write: nothing, or with
+        `carry` the items a call handed back after some of it got through (counted and waited for as an
+        UnprocessedItems retry)."""
         if self.skip_newer:
             self._write_conditional(batch)
             return []
         streak = self.retry.streak()
         pending = batch
+        paid = paid or set()
         while pending:
-            units = sum(write_units(r.size) for r in pending)
-            self._acquire(units)
+            sent = [write_units(r.size) for r in pending]
+            units = sum(sent)
+            fresh = self._pay(pending, sent, paid)
+            paid = {r.key for r in pending}
             try:
                 response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
-                if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
+                if self._failed(error, fresh, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
                     return []
                 continue
@@ -198,23 +216,34 @@ class BatchWriter:
                 )
             self._applied(done)
             if not pending and self.rate:
-                self.rate.taken()
+                self.rate.taken(units)
             if done:
                 streak.progress()
             if pending:
                 if self.rate:
-                    self.rate.unprocessed(units, sum(write_units(r.size) for r in pending))
+                    self.rate.unprocessed(sent, [write_units(r.size) for r in pending])
                 self.counts.unprocessed_retries += 1
                 streak.wait(f"{len(pending)} UnprocessedItems")
                 if carry and done:
                     return pending
         return []
 
+    def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> int:
+        """Wait before a call of `pending` (`sent`: their units): for room for the largest write the table
+        refused before (its key in `paid`), then for the units of the others at the writer's rate and within
+        the run's budget. A write is charged once, however often it is sent. Return the units charged."""
+        carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
+        if carried and self.rate:
+            self.rate.room(max(carried))
+        fresh = sum(sent) - sum(carried)
+        self._acquire(fresh)
+        return fresh
+
     def _acquire(self, units: int) -> None:
         """Wait for `units` at the writer's rate and within the run's budget; count the call."""
-        if self.rate:
+        if units and self.rate:
             self.rate.acquire(units)
-        if self.budget:
+        if units and self.budget:
             self.budget.acquire(units)
         self.counts.write_calls += 1
 
@@ -277,7 +306,7 @@ class BatchWriter:
                     break
                 streak.progress()
                 if self.rate:
-                    self.rate.taken()
+                    self.rate.taken(units)
                 self._applied([record])
                 break
 

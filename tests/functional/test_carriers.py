@@ -1,0 +1,74 @@
+"""A large item the table refused goes again with a few new records, not alone and not with a full batch
+(write/writer.py, `_send`), against the real local DynamoDB server behind the fault proxy.
+
+Why: each try of a refused large item that carries small writes is handed back in part when its partition
+still has no room, not throttled whole; and the small records last to carry the later tries instead of
+running out first and leaving the large items to go alone (bench/partitions.py, mixed items).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from ddb_restore.export.records import RecordParser
+from ddb_restore.retry import RetryPolicy
+from ddb_restore.write.rate import AdaptiveRate
+from ddb_restore.write.writer import BatchWriter
+from support.clock import FakeClock
+from support.compare import diff_tables, scan_items
+from support.dynalite import Dynalite
+from support.faultproxy import FaultProxy
+from support.tables import KEYS, create_table
+
+BIG = 9  # the index of the ~350 KB item
+REFUSALS = 3  # calls in which the table has no room for it
+
+
+@pytest.fixture
+def proxy(dynalite_server: Dynalite) -> Iterator[FaultProxy]:
+    with FaultProxy(dynalite_server.endpoint) as p:
+        yield p
+
+
+def item(i: int) -> dict[str, Any]:
+    return {"pk": {"S": f"k{i:03d}"}, "sk": {"N": "1"}, "v": {"S": "x" * (350_000 if i == BIG else 100)}}
+
+
+def test_a_refused_large_item_is_carried_with_at_most_three_new_records_until_taken(proxy: FaultProxy) -> None:
+    calls: list[list[str]] = []  # the keys of each call, as the table saw them
+
+    def admit(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+        keys = [write["PutRequest"]["Item"]["pk"]["S"] for _, write in entries]
+        calls.append(keys)
+        no_room = sum(f"k{BIG:03d}" in call for call in calls) <= REFUSALS
+        return [not (no_room and key == f"k{BIG:03d}") for key in keys]
+
+    proxy.admit_with(admit)
+    client = boto3.client("dynamodb", endpoint_url=proxy.endpoint)
+    table = create_table(client, "Carried")
+    clock = FakeClock()
+    writer = BatchWriter(
+        client,
+        table,
+        KEYS,
+        reject=lambda *r: pytest.fail(f"rejected {r}"),
+        rate=AdaptiveRate(clock=clock),
+        retry=RetryPolicy(clock=clock),
+    )
+    parser = RecordParser(incremental=False, key_names=KEYS)
+    items = [item(i) for i in range(60)]
+    for n, it in enumerate(items, 1):
+        writer.add(parser.parse(json.dumps({"Item": it}).encode(), n))
+    writer.flush()
+
+    big = f"k{BIG:03d}"
+    assert [len(call) for call in calls[:5]] == [25, 4, 4, 4, 25]  # refused in 1, carried in 2-4, taken in 4
+    assert all(big in call for call in calls[1:4]) and big not in calls[4]
+    assert sorted(k for call in calls for k in call if k != big) == sorted(f"k{i:03d}" for i in range(60) if i != BIG)
+    assert writer.counts.items_put == 60 and writer.counts.unprocessed_retries == REFUSALS
+    assert diff_tables(items, scan_items(client, table), KEYS) == []
