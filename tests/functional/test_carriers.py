@@ -39,18 +39,22 @@ def item(i: int) -> dict[str, Any]:
     return {"pk": {"S": f"k{i:03d}"}, "sk": {"N": "1"}, "v": {"S": "x" * (350_000 if i == BIG else 100)}}
 
 
-def test_a_refused_large_item_is_carried_with_at_most_three_new_records_until_taken(proxy: FaultProxy) -> None:
-    calls: list[list[str]] = []  # the keys of each call, as the table saw them
+def restore(
+    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
+) -> tuple[list[list[str]], BatchWriter]:
+    """Write `items` into a new table `name` through a BatchWriter, the table handing back the keys
+    `refuse(calls)` names; check the table, and return the keys of each call as the table saw them and the writer."""
+    calls: list[list[str]] = []
 
     def admit(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
         keys = [write["PutRequest"]["Item"]["pk"]["S"] for _, write in entries]
         calls.append(keys)
-        no_room = sum(f"k{BIG:03d}" in call for call in calls) <= REFUSALS
-        return [not (no_room and key == f"k{BIG:03d}") for key in keys]
+        refused = refuse(calls)
+        return [key not in refused for key in keys]
 
     proxy.admit_with(admit)
     client = boto3.client("dynamodb", endpoint_url=proxy.endpoint)
-    table = create_table(client, "Carried")
+    table = create_table(client, name)
     clock = FakeClock()
     writer = BatchWriter(
         client,
@@ -61,14 +65,28 @@ def test_a_refused_large_item_is_carried_with_at_most_three_new_records_until_ta
         retry=RetryPolicy(clock=clock),
     )
     parser = RecordParser(incremental=False, key_names=KEYS)
-    items = [item(i) for i in range(60)]
     for n, it in enumerate(items, 1):
         writer.add(parser.parse(json.dumps({"Item": it}).encode(), n))
     writer.flush()
+    assert diff_tables(items, scan_items(client, table), KEYS) == []
+    return calls, writer
 
+
+def test_a_refused_large_item_is_carried_with_at_most_three_new_records_until_taken(proxy: FaultProxy) -> None:
     big = f"k{BIG:03d}"
+    items = [item(i) for i in range(60)]
+    calls, writer = restore(
+        proxy, "CarriedLarge", lambda calls: {big} if sum(big in c for c in calls) <= REFUSALS else set(), items
+    )
     assert [len(call) for call in calls[:5]] == [25, 4, 4, 4, 25]  # refused in 1, carried in 2-4, taken in 4
     assert all(big in call for call in calls[1:4]) and big not in calls[4]
     assert sorted(k for call in calls for k in call if k != big) == sorted(f"k{i:03d}" for i in range(60) if i != BIG)
     assert writer.counts.items_put == 60 and writer.counts.unprocessed_retries == REFUSALS
-    assert diff_tables(items, scan_items(client, table), KEYS) == []
+
+
+def test_small_items_handed_back_by_a_full_partition_go_again_in_a_full_batch(proxy: FaultProxy) -> None:
+    refused = {f"k{i:03d}" for i in range(4, 9)}  # five small ones, in the first call only
+    items = [item(i) for i in range(60) if i != BIG]
+    calls, writer = restore(proxy, "CarriedSmall", lambda calls: refused if len(calls) == 1 else set(), items)
+    assert [len(call) for call in calls] == [25, 25, 14]  # the five carried with 20 new: no limit on new records
+    assert refused <= set(calls[1]) and writer.counts.items_put == 59

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from ddb_restore.write.rate import AdaptiveRate, TakenRate
+from ddb_restore.write.rate import AdaptiveRate, TakenRate, no_room
 from support.clock import FakeClock
 
 SMALL = [1] * 25  # a call of 25 items of one write unit
@@ -221,3 +221,10 @@ def test_what_the_table_took_is_measured_over_a_second_and_the_last_few_answers(
     assert took.per_second() == pytest.approx(500, rel=0.11)
     fake.now += 10  # an idle writer: its last answers, not an empty window
     assert took.per_second() > 0
+
+
+def test_writes_are_handed_back_for_want_of_room_only_when_each_is_larger_than_all_taken() -> None:
+    assert no_room(MIXED, [342])  # 24 small ones taken, the large one not
+    assert not no_room(MIXED, MIXED)  # nothing taken: a full refusal, not a lack of room for one item
+    assert not no_room([342, 342] + [1] * 23, [342])  # a large one was taken: the partition is full
+    assert not no_room(SMALL, [1] * 5)  # small writes handed back: the partition is full

@@ -33,11 +33,19 @@ from collections import deque
 from ..clock import Clock
 from .budget import WriteBudget
 
-__all__ = ["AdaptiveRate", "TakenRate"]
+__all__ = ["AdaptiveRate", "TakenRate", "no_room"]
 
 # How far back what the table took is measured: the last second, and at least the last few answers.
 _WINDOW_SECONDS = 1.0
 _KEEP_CALLS = 4
+
+
+def no_room(sent: list[int], left: list[int]) -> bool:
+    """Whether a call (`sent`: its writes' units) handed back `left` for want of room: the table took some of
+    it, and each write handed back is larger than all it took. Its partition had no room for a large item then,
+    which says little of the rate; small writes handed back say the partition is full."""
+    taken = sum(sent) - sum(left)
+    return 0 < taken < min(left)
 
 
 class TakenRate:
@@ -143,8 +151,7 @@ class AdaptiveRate:
         the rate is cut (see the module docstring) and the bucket emptied."""
         taken = sum(sent) - sum(left)
         self._taken.add(taken)
-        no_room = 0 < taken < min(left)  # each write handed back larger than all it took: no room for it
-        cut = self.cut if no_room else min(self.cut, max(self.deepest_cut, 1 - len(left) / len(sent)))
+        cut = self.cut if no_room(sent, left) else min(self.cut, max(self.deepest_cut, 1 - len(left) / len(sent)))
         self._set(max(self._paced(), self._taken.per_second()) * cut).drain(to=0.0)
 
     def throttled(self) -> None:

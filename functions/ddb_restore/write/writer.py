@@ -25,7 +25,7 @@ from ..errors import RestoreError
 from ..export.records import Record, key_of, write_units
 from ..retry import RetryPolicy, RetryStreak, classify
 from .budget import WriteBudget
-from .rate import AdaptiveRate
+from .rate import AdaptiveRate, no_room
 from .rawbody import send_batch
 
 if TYPE_CHECKING:
@@ -117,13 +117,14 @@ class BatchWriter:
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
         self._paid: set[tuple[str, ...]] = set()  # keys of pending records whose units were already charged
+        self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
         size = _wire_size(record)
         while self._pending and (
             len(self._pending) >= MAX_BATCH_ITEMS
-            or (self._paid and len(self._pending) >= len(self._paid) + _CARRIERS)
+            or (self._no_room and len(self._pending) >= len(self._paid) + _CARRIERS)
             or record.key in self._keys
             or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
@@ -164,17 +165,18 @@ class BatchWriter:
         self._unapplied_from = None
 
     def _send(self, carry: bool) -> None:
-        """Write the queued batch; with `carry`, items a call handed back after others got through stay
-        queued, to go with the next records: a call then rarely holds only what the table just refused (a lone
-        large item meets whole-call throttles until its partition has refilled). While they are queued, a call
-        takes at most `_CARRIERS` new records (`add`): each try of a refused large item carries a few small
-        writes, so a try that finds no room is handed back in part, not throttled whole, and the small records
-        last to carry the later tries instead of running out first and leaving the large ones to go alone
-        (bench/README.md, partitions.py: mixed items)."""
+        """Write the queued batch; with `carry`, items a call handed back after others got through stay queued, to
+        go with the next records: a call then rarely holds only what the table just refused (a lone large item
+        meets whole-call throttles until its partition has refilled). While writes handed back for want of room
+        (rate.no_room) are queued, a call takes at most `_CARRIERS` new records (`add`): each try of a refused
+        large item carries a few small writes, so a try that finds no room is handed back in part, not throttled
+        whole, and the small records last to carry the later tries instead of running out first and leaving the
+        large ones to go alone (bench/README.md, partitions.py: mixed items)."""
         batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
         left = self._write(batch, carry, paid=self._paid)
         self._pending, self._keys = left, {r.key for r in left}
         self._paid = set(self._keys)
+        self._no_room = self._no_room and bool(left)
         self._bytes = sum(_wire_size(r) for r in left)
         self._unapplied_from = min((r.line for r in left), default=None)
 
@@ -220,8 +222,10 @@ class BatchWriter:
             if done:
                 streak.progress()
             if pending:
+                left = [write_units(r.size) for r in pending]
+                self._no_room = no_room(sent, left)
                 if self.rate:
-                    self.rate.unprocessed(sent, [write_units(r.size) for r in pending])
+                    self.rate.unprocessed(sent, left)
                 self.counts.unprocessed_retries += 1
                 streak.wait(f"{len(pending)} UnprocessedItems")
                 if carry and done:
