@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from ddb_restore.write.rate import AdaptiveRate, TakenRate, no_room
+from ddb_restore.write.rate import AdaptiveRate, RecentRate, no_room
 from support.clock import FakeClock
 
 SMALL = [1] * 25  # a call of 25 items of one write unit
@@ -28,7 +28,7 @@ def test_a_writer_is_unpaced_until_the_table_first_says_no() -> None:
     assert (rate.rate, fake.sleeps) == (None, [])
 
 
-def test_the_first_refusal_paces_at_what_the_table_took_over_the_last_second_cut() -> None:
+def test_the_first_refusal_paces_at_what_was_sent_over_the_last_second_cut() -> None:
     rate, fake = limiter(None)
     for _ in range(40):  # 1,000 units over two seconds: 500 a second
         rate.acquire(25)
@@ -39,7 +39,7 @@ def test_the_first_refusal_paces_at_what_the_table_took_over_the_last_second_cut
     assert rate.acquire(100) == pytest.approx(100 / rate.rate)
 
 
-def test_a_first_throttle_cuts_what_the_table_took_to_seven_tenths() -> None:
+def test_a_first_throttle_cuts_what_was_sent_to_seven_tenths() -> None:
     rate, fake = limiter(None)
     for _ in range(10):
         rate.acquire(30)
@@ -212,7 +212,7 @@ def test_a_writer_whose_answers_take_over_a_second_is_measured_over_them_not_the
 
 def test_what_the_table_took_is_measured_over_a_second_and_the_last_few_answers() -> None:
     fake = FakeClock()
-    took = TakenRate(fake)
+    took = RecentRate(fake)
     fake.now += 0.05
     assert took.per_second() == 0.0
     for _ in range(20):
@@ -228,3 +228,11 @@ def test_writes_are_handed_back_for_want_of_room_only_when_each_is_larger_than_a
     assert not no_room(MIXED, MIXED)  # nothing taken: a full refusal, not a lack of room for one item
     assert not no_room([342, 342] + [1] * 23, [342])  # a large one was taken: the partition is full
     assert not no_room(SMALL, [1] * 5)  # small writes handed back: the partition is full
+
+
+def test_a_call_taken_whole_after_waiting_for_room_lets_the_rate_grow() -> None:
+    rate, fake = limiter(100, growth=0.4)
+    rate.throttled()  # 70
+    waited = rate.room(35)  # 35 / 35 (half the paced rate: the table took nothing lately)
+    rate.taken(35)
+    assert rate.rate == pytest.approx(70 * math.exp(0.4 * waited))  # or one with only retries never grows

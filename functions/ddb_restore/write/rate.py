@@ -5,14 +5,14 @@ throttles; a BatchWriteItem answered 200 with `UnprocessedItems` counts there as
 into a table that has just said no. This limiter is fed what the table answered, counted in write units:
 
 - until the table first says no, it does not pace at all: a restore below the table's capacity pays
-  nothing, and the first refusal tells it where the table stands;
+  nothing, and the first refusal tells it where the table stands; it starts from what it was sending, cut;
 - every call it held back (its rate, not the writer, was the bound) that the table took whole lets the rate
   grow, by `growth` per second of time since the last change, probing for more;
 - a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut`
   (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call
   whose writes handed back are each larger than all it took says only that a partition had no room for that
   item: it cuts by `cut`. The cut starts from the higher of the paced rate and what the table took from this
-  writer lately (`TakenRate`): the table gave at least that. Cutting from the paced rate alone, on every
+  writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every
   refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
 - a write is charged once (writer.py): its retry is not charged again, so a budget is spent on what the table
   takes. Before a call carrying writes the table refused, `room` waits as long as the table takes to give the
@@ -33,7 +33,7 @@ from collections import deque
 from ..clock import Clock
 from .budget import WriteBudget
 
-__all__ = ["AdaptiveRate", "TakenRate", "no_room"]
+__all__ = ["AdaptiveRate", "RecentRate", "no_room"]
 
 # How far back what the table took is measured: the last second, and at least the last few answers.
 _WINDOW_SECONDS = 1.0
@@ -48,16 +48,16 @@ def no_room(sent: list[int], left: list[int]) -> bool:
     return 0 < taken < min(left)
 
 
-class TakenRate:
-    """Write units a second the table took, over the last second or over the last few answers if they took
-    longer: a call may have waited on the run's budget and on the table for more than a second, and a window
-    that found nothing in it would read as a table that gives nothing. The span runs from the answer before the
-    oldest one kept (or from the start), so that N answers count over N intervals."""
+class RecentRate:
+    """Write units a second (sent, or taken by the table) over the last second, or over the last few calls if
+    they took longer: a call may have waited on the run's budget and on the table for more than a second, and a
+    window that found nothing in it would read as a table that gives nothing. The span runs from the call before
+    the oldest one kept (or from the start), so that N calls count over N intervals."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._since = clock.monotonic()
-        self._answers: deque[tuple[float, int]] = deque()  # (when, units taken)
+        self._answers: deque[tuple[float, int]] = deque()  # (when, units)
 
     def add(self, units: int) -> None:
         now = self._clock.monotonic()
@@ -101,7 +101,8 @@ class AdaptiveRate:
         self.burst_seconds = burst_seconds
         self._clock = clock
         self._bucket: WriteBudget | None = None
-        self._taken = TakenRate(clock)
+        self._sent = RecentRate(clock)  # units charged before each call
+        self._taken = RecentRate(clock)  # units the table took
         self._changed = clock.monotonic()
         self._held = False
         if rate:
@@ -122,13 +123,14 @@ class AdaptiveRate:
         return self._bucket
 
     def _paced(self) -> float:
-        """The paced rate, or while unpaced what the table took lately."""
-        return self._bucket.rate if self._bucket else self._taken.per_second()
+        """The paced rate, or while unpaced what was sent lately: where the first refusal starts from."""
+        return self._bucket.rate if self._bucket else self._sent.per_second()
 
     def acquire(self, units: int) -> float:
         """Wait until `units` are paid for at the current rate (a debt is paid before the call goes)."""
         waited = self._bucket.acquire(units) if self._bucket else 0.0
         self._held = waited > 0
+        self._sent.add(units)
         return waited
 
     def room(self, units: int) -> float:
@@ -137,6 +139,7 @@ class AdaptiveRate:
         paced = self._paced()
         given = max(self.floor, min(paced, max(paced / 2, self._taken.per_second())))
         self._clock.sleep(units / given)
+        self._held = True  # the limiter held the writer back: a call then taken whole lets the rate grow
         return units / given
 
     def taken(self, units: int) -> None:
