@@ -46,10 +46,10 @@ def write(plan: list[str], *, budget: float | None = None, rate: float | None = 
     return writer, clock
 
 
-def largest_units() -> int:
+def batch_units() -> int:
     parser = RecordParser(incremental=False, key_names=KEYS)
     lines = full_records(sample_items(25, large=False))
-    return max(write_units(parser.parse(line.encode(), n).size) for n, line in enumerate(lines, 1))
+    return sum(write_units(parser.parse(line.encode(), n).size) for n, line in enumerate(lines, 1))
 
 
 def test_a_batch_handed_back_is_charged_once_under_a_budget() -> None:
@@ -66,6 +66,7 @@ def test_a_throttled_batch_is_charged_once_under_a_budget() -> None:
 
 def test_a_throttle_cuts_the_writers_rate_and_its_retry_waits_for_room_then_it_grows() -> None:
     writer, clock = write([THROTTLE, PASS], rate=100)
-    room = largest_units() / 35  # at the lower of 70 and what the table took (nothing), not below 70 / 2
+    # room for all 25 (refused whole: the table was full) at the lower of 70 and what it took (nothing), not below 35
+    room = batch_units() / 35
     assert [s for s in clock.sleeps if s] == [pytest.approx(0.25), pytest.approx(room)]
     assert writer.rate is not None and writer.rate.rate == pytest.approx(70 * math.exp(0.4 * room))

@@ -200,6 +200,7 @@ class BatchWriter:
             try:
                 response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
+                self._no_room = False  # refused whole (or failed): the table has no room for any of it
                 if self._failed(error, fresh, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
                     return []
@@ -233,12 +234,14 @@ class BatchWriter:
         return []
 
     def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> int:
-        """Wait before a call of `pending` (`sent`: their units): for room for the largest write the table
-        refused before (its key in `paid`), then for the units of the others at the writer's rate and within
-        the run's budget. A write is charged once, however often it is sent. Return the units charged."""
+        """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
+        before (their keys in `paid`) — the largest, when they were handed back for want of room (a partition
+        takes one at a time), or all of them when the table was full — then for the units of the others at the
+        writer's rate and within the run's budget. A write is charged once, however often it is sent. Return the
+        units charged."""
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
         if carried and self.rate:
-            self.rate.room(max(carried))
+            self.rate.room(max(carried) if self._no_room else sum(carried))
         fresh = sum(sent) - sum(carried)
         self._acquire(fresh)
         return fresh
