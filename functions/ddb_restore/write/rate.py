@@ -15,9 +15,10 @@ into a table that has just said no. This limiter is fed what the table answered,
   writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every
   refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
 - a write is charged once (writer.py): its retry is not charged again, so a budget is spent on what the table
-  takes. Before a call carrying writes the table refused, `room` waits as long as the table takes to give the
-  largest of them: at the lower of the paced rate and what it took lately, never below half the paced rate (a
-  wait measured on the writer's own idle time would feed on itself). After any refusal nothing saved up goes
+  takes. Before a call carrying writes the table refused, `room` waits as long as the table takes to give
+  them (the largest, when they were handed back for want of room: a partition takes one at a time): at the
+  lower of the paced rate and what it took lately, never below half the paced rate (a wait measured on the
+  writer's own idle time would feed on itself). After any refusal nothing saved up goes
   at once into the table that said no: the bucket is emptied.
 
 Each sending thread has its own (a Lambda has one; the local runner one per worker), sharing nothing: the
@@ -35,7 +36,7 @@ from .budget import WriteBudget
 
 __all__ = ["AdaptiveRate", "RecentRate", "no_room"]
 
-# How far back what the table took is measured: the last second, and at least the last few answers.
+# How far back a RecentRate measures: the last second, and at least the last few calls.
 _WINDOW_SECONDS = 1.0
 _KEEP_CALLS = 4
 
@@ -134,8 +135,8 @@ class AdaptiveRate:
         return waited
 
     def room(self, units: int) -> float:
-        """Before a call carrying writes the table refused, `units` the largest of them: wait as long as the
-        table takes to give that many (see the module docstring); nothing is charged. Return the wait."""
+        """Before a call carrying writes the table refused, `units` what they need (writer.py): wait as long as
+        the table takes to give that many (see the module docstring); nothing is charged. Return the wait."""
         paced = self._paced()
         given = max(self.floor, min(paced, max(paced / 2, self._taken.per_second())))
         self._clock.sleep(units / given)

@@ -3,8 +3,8 @@
 The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and rate.py (the
 writer's own adaptive rate) and budget.py (the run's --max-wcu) for write units before each call; it tells
 the rate what the table answered. A write is charged once, however often it is sent, so a budget is spent on
-what the table takes; a call carrying writes the table refused first waits for room for the largest of them
-(rate.py), so it does not go at once into a table that said no.
+what the table takes; a call carrying writes the table refused first waits for room for them (rate.py), so it
+does not go at once into a table that said no.
 Two kinds of throttling are handled the same way: a failed call
 (ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
 that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
@@ -40,7 +40,8 @@ MAX_BATCH_BYTES = 16 * 1024 * 1024
 _BATCH_BYTES_BUDGET = MAX_BATCH_BYTES - 256 * 1024
 
 
-# While a write the table refused is pending, a call carries it with at most this many new records (see _send).
+# While a write handed back for want of room is pending, a call carries it with at most this many new records
+# (see _send).
 _CARRIERS = 3
 
 
