@@ -70,3 +70,27 @@ def test_a_throttle_cuts_the_writers_rate_and_its_retry_waits_for_room_then_it_g
     room = batch_units() / 35
     assert [s for s in clock.sleeps if s] == [pytest.approx(0.25), pytest.approx(room)]
     assert writer.rate is not None and writer.rate.rate == pytest.approx(70 * math.exp(0.4 * room))
+
+
+def test_a_batch_handed_back_then_refused_for_a_bad_item_is_not_charged_again_when_halved() -> None:
+    client = dynamodb_client()
+    table = create_table(client)
+    BatchWriteFaults(client, [UNPROCESSED])  # then every call reaches moto, which refuses the empty key
+    clock = FakeClock()
+    writer = BatchWriter(
+        client,
+        table,
+        KEYS,
+        reject=lambda *r: None,
+        budget=WriteBudget(100, clock=clock, start_full=False),
+        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),
+    )
+    parser = RecordParser(incremental=False, key_names=KEYS)
+    lines = full_records(sample_items(24, large=False)) + ['{"Item":{"pk":{"S":""},"sk":{"N":"3"}}}']
+    records = [parser.parse(line.encode(), n) for n, line in enumerate(lines, 1)]
+    for record in records:
+        writer.add(record)
+    writer.flush()
+    assert (writer.counts.items_put, writer.counts.items_rejected) == (24, 1)
+    charged = sum(write_units(r.size) for r in records) / 100
+    assert [s for s in clock.sleeps if s] == [pytest.approx(charged)]  # the first send only, not the halves

@@ -197,13 +197,14 @@ class BatchWriter:
             sent = [write_units(r.size) for r in pending]
             units = sum(sent)
             fresh = self._pay(pending, sent, paid)
-            paid = {r.key for r in pending}
+            charged_before, paid = paid, {r.key for r in pending}
             try:
                 response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
                 self._no_room = False  # refused whole (or failed): the table has no room for any of it
                 if self._failed(error, fresh, streak, "BatchWriteItem") == "ValidationException":
-                    self._isolate(pending, error)  # type: ignore[arg-type]  # only a ClientError has a code
+                    # only `fresh` was given back: what was charged before stays charged
+                    self._isolate(pending, error, charged_before)  # type: ignore[arg-type]  # a ClientError
                     return []
                 continue
             self.counts.batches += 1
@@ -330,8 +331,9 @@ class BatchWriter:
         if self.progress and records:
             self.progress(len(records), units)
 
-    def _isolate(self, batch: list[Record], error: ClientError) -> None:
-        """Find the records DynamoDB refuses by halving the batch; write the rest, reject those."""
+    def _isolate(self, batch: list[Record], error: ClientError, paid: set[tuple[str, ...]]) -> None:
+        """Find the records DynamoDB refuses by halving the batch; write the rest, reject those. The keys in
+        `paid` were charged before, and are not charged again."""
         if len(batch) == 1:
             record = batch[0]
             self.counts.items_rejected += 1
@@ -340,5 +342,5 @@ class BatchWriter:
                 self.progress(1, 0)
             return
         middle = len(batch) // 2
-        self._write(batch[:middle])
-        self._write(batch[middle:])
+        self._write(batch[:middle], paid=paid)
+        self._write(batch[middle:], paid=paid)
