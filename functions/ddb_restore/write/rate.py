@@ -14,12 +14,12 @@ into a table that has just said no. This limiter is fed what the table answered,
   item: it cuts by `cut`. The cut starts from the higher of the paced rate and what the table took from this
   writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every
   refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
-- a write is charged once (writer.py): its retry is not charged again, so a budget is spent on what the table
-  takes. Before a call carrying writes the table refused, `room` waits as long as the table takes to give
-  them (the largest, when they were handed back for want of room: a partition takes one at a time): at the
-  lower of the paced rate and what it took lately, never below half the paced rate (a wait measured on the
-  writer's own idle time would feed on itself). After any refusal nothing saved up goes
-  at once into the table that said no: the bucket is emptied.
+- a write is charged to this rate once (writer.py): its retry is not charged again (the run's budget is
+  charged at each send and refunded what the table hands back). Before a call carrying writes the table
+  refused, `room` waits as long as the table takes to give them (the largest, when they were handed back for
+  want of room: a partition takes one at a time): at the lower of the paced rate and what it took lately,
+  never below half the paced rate (a wait measured on the writer's own idle time would feed on itself).
+  After any refusal nothing saved up goes at once into the table that said no: the bucket is emptied.
 
 Each sending thread has its own (a Lambda has one; the local runner one per worker), sharing nothing: the
 fleet stays within the table's bound because every member backs off on what it sees. `rate` is carried in

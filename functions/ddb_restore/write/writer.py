@@ -2,9 +2,12 @@
 
 The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and rate.py (the
 writer's own adaptive rate) and budget.py (the run's --max-wcu) for write units before each call; it tells
-the rate what the table answered. A write is charged once, however often it is sent, so a budget is spent on
-what the table takes; a call carrying writes the table refused first waits for room for them (rate.py), so it
-does not go at once into a table that said no.
+the rate what the table answered. The writer's rate charges a write once, however often it is sent: a call
+carrying writes the table refused first waits for room for them instead (rate.py), so it does not go at once
+into a table that said no. The run's budget charges every send and is refunded what the table hands back, up to
+its tenth of a second: it counts what the table took when the table took it, so no 10 s window spends more
+than its share (a write charged once, when first sent, and taken seconds later was spent twice in the window
+that took it), and a refund never turns into a burst.
 Two kinds of throttling are handled the same way: a failed call
 (ProvisionedThroughputExceededException, ThrottlingException, RequestLimitExceeded) and a successful call
 that hands back `UnprocessedItems`; both back off with full jitter, and a streak of retries without progress
@@ -196,15 +199,14 @@ class BatchWriter:
         while pending:
             sent = [write_units(r.size) for r in pending]
             units = sum(sent)
-            fresh = self._pay(pending, sent, paid)
-            charged_before, paid = paid, {r.key for r in pending}
+            self._pay(pending, sent, paid)
+            paid = {r.key for r in pending}
             try:
                 response = send_batch(self.client, self.table, (r.wire for r in pending))
             except (ClientError, BotoCoreError) as error:
                 self._no_room = False  # refused whole (or failed): the table has no room for any of it
-                if self._failed(error, fresh, streak, "BatchWriteItem") == "ValidationException":
-                    # only `fresh` was given back: what was charged before stays charged
-                    self._isolate(pending, error, charged_before)  # type: ignore[arg-type]  # a ClientError
+                if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
+                    self._isolate(pending, error)  # type: ignore[arg-type]  # a ClientError
                     return []
                 continue
             self.counts.batches += 1
@@ -227,6 +229,8 @@ class BatchWriter:
             if pending:
                 left = [write_units(r.size) for r in pending]
                 self._no_room = no_room(sent, left)
+                if self.budget:
+                    self.budget.refund(sum(left))
                 if self.rate:
                     self.rate.unprocessed(sent, left)
                 self.counts.unprocessed_retries += 1
@@ -235,33 +239,35 @@ class BatchWriter:
                     return pending
         return []
 
-    def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> int:
+    def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> None:
         """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
         before (their keys in `paid`) — the largest, when they were handed back for want of room (a partition
         takes one at a time), or all of them when the table was full — then for the units of the others at the
-        writer's rate and within the run's budget. A write is charged once, however often it is sent. Return the
-        units charged."""
+        writer's rate (which charges a write once), and for all of them within the run's budget (which charges
+        every send, and is refunded what the table hands back)."""
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
         if carried and self.rate:
             self.rate.room(max(carried) if self._no_room else sum(carried))
-        fresh = sum(sent) - sum(carried)
-        self._acquire(fresh)
-        return fresh
+        self._acquire(sum(sent), fresh=sum(sent) - sum(carried))
 
-    def _acquire(self, units: int) -> None:
-        """Wait for `units` at the writer's rate and within the run's budget; count the call."""
-        if units and self.rate:
-            self.rate.acquire(units)
+    def _acquire(self, units: int, fresh: int | None = None) -> None:
+        """Wait for `fresh` units (default: all) at the writer's rate and for `units` within the run's budget;
+        count the call."""
+        fresh = units if fresh is None else fresh
+        if fresh and self.rate:
+            self.rate.acquire(fresh)
         if units and self.budget:
             self.budget.acquire(units)
         self.counts.write_calls += 1
 
     def _failed(self, error: Exception, units: int, streak: RetryStreak, operation: str) -> str:
-        """After a failed call: wait before a retry of throttling or a server error (its units not given
-        back: the table said no) and return "retry"; give back the units of a call refused for what it held and
-        return the error code the caller handles (ValidationException, ConditionalCheckFailedException); raise
-        RestoreError for anything else."""
+        """After a failed call of `units`: give them back to the budget unless a server error may have written
+        some; wait before a retry of throttling or a server error and return "retry"; return the error code of a
+        call refused for what it held, which the caller handles (ValidationException,
+        ConditionalCheckFailedException); raise RestoreError for anything else."""
         kind = classify(error)
+        if self.budget and kind != "server":
+            self.budget.refund(units)
         if kind in ("throttle", "server"):
             if kind == "throttle":
                 self.counts.throttle_retries += 1
@@ -271,8 +277,6 @@ class BatchWriter:
                 self.counts.server_error_retries += 1
             streak.wait(_error_text(error))
             return "retry"
-        if self.budget:
-            self.budget.refund(units)
         code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
         if code in ("ValidationException", "ConditionalCheckFailedException"):
             return code
@@ -331,9 +335,9 @@ class BatchWriter:
         if self.progress and records:
             self.progress(len(records), units)
 
-    def _isolate(self, batch: list[Record], error: ClientError, paid: set[tuple[str, ...]]) -> None:
-        """Find the records DynamoDB refuses by halving the batch; write the rest, reject those. The keys in
-        `paid` were charged before, and are not charged again."""
+    def _isolate(self, batch: list[Record], error: ClientError) -> None:
+        """Find the records DynamoDB refuses by halving the batch; write the rest, reject those. Each half is a
+        new call, charged as one: the refused call was given back to the budget (`_failed`)."""
         if len(batch) == 1:
             record = batch[0]
             self.counts.items_rejected += 1
@@ -342,5 +346,5 @@ class BatchWriter:
                 self.progress(1, 0)
             return
         middle = len(batch) // 2
-        self._write(batch[:middle], paid=paid)
-        self._write(batch[middle:], paid=paid)
+        self._write(batch[:middle])
+        self._write(batch[middle:])
