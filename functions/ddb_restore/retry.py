@@ -29,6 +29,7 @@ from .errors import RetryBoundExceeded
 
 __all__ = [
     "FleetProgress",
+    "PARTITION_WCU",
     "RereadPolicy",
     "RetryPolicy",
     "RetryStreak",
@@ -41,6 +42,8 @@ THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
 )
 SERVER_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
+# The most write units a partition takes a second (design.md §3).
+PARTITION_WCU = 1000.0
 # The same set botocore's own retry handler treats as connection trouble (connect errors and timeouts too).
 _CONNECTION_ERRORS = (BotocoreConnectionError, ConnectionClosedError, ReadTimeoutError)
 
@@ -87,6 +90,14 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base × 2^attempt))."""
         return self.rand() * min(self.cap, self.base * (2 ** min(attempt, 32)))
+
+    def room_delay(self, units: int, refusals: int) -> float:
+        """The wait before a write of `units` handed back for want of room (writer.py) `refusals` times in a row
+        goes again: no partition gains units faster than `PARTITION_WCU` a second, so at least the time one
+        takes to gain them, doubling at each refusal in a row (up to `cap`), stretched by up to as much again at
+        random so that writers refused together do not come back together."""
+        delay = min(self.cap, units / PARTITION_WCU * 2 ** min(max(refusals - 1, 0), 32))
+        return delay * (1 + self.rand())
 
     def streak(self) -> RetryStreak:
         return RetryStreak(self)

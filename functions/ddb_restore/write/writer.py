@@ -3,7 +3,7 @@
 The send loop (mechanism) asks retry.py (policy) what to retry and how long to wait, and rate.py (the
 writer's own adaptive rate) and budget.py (the run's --max-wcu) for write units before each call; it tells
 the rate what the table answered. The writer's rate charges a write once, however often it is sent: a call
-carrying writes the table refused first waits for room for them instead (rate.py), so it does not go at once
+carrying writes the table refused first waits for room for them instead (`_pay`), so it does not go at once
 into a table that said no. The run's budget charges every send and is refunded what the table hands back, up to
 its tenth of a second: it counts what the table took when the table took it, so no 10 s window spends more
 than its share (a write charged once, when first sent, and taken seconds later was spent twice in the window
@@ -122,6 +122,7 @@ class BatchWriter:
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
         self._paid: set[tuple[str, ...]] = set()  # keys of pending records whose units were already charged
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
+        self._refusals = 0  # calls in a row handed back for want of room
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -181,6 +182,7 @@ class BatchWriter:
         self._pending, self._keys = left, {r.key for r in left}
         self._paid = set(self._keys)
         self._no_room = self._no_room and bool(left)
+        self._refusals = self._refusals if self._no_room else 0
         self._bytes = sum(_wire_size(r) for r in left)
         self._unapplied_from = min((r.line for r in left), default=None)
 
@@ -229,6 +231,7 @@ class BatchWriter:
             if pending:
                 left = [write_units(r.size) for r in pending]
                 self._no_room = no_room(sent, left)
+                self._refusals = self._refusals + 1 if self._no_room else 0
                 if self.budget:
                     self.budget.refund(sum(left))
                 if self.rate:
@@ -241,13 +244,18 @@ class BatchWriter:
 
     def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> None:
         """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
-        before (their keys in `paid`) — the largest, when they were handed back for want of room (a partition
-        takes one at a time), or all of them when the table was full — then for the units of the others at the
-        writer's rate (which charges a write once), and for all of them within the run's budget (which charges
-        every send, and is refunded what the table hands back)."""
+        before (their keys in `paid`), then for the units of the others at the writer's rate (which charges a
+        write once), and for all of them within the run's budget (which charges every send, and is refunded
+        what the table hands back). Writes handed back for want of room wait as long as a partition takes to
+        gain the largest, longer at each refusal in a row (RetryPolicy.room_delay): their partition had room for
+        smaller writes, so the writer's rate says nothing of when it will have room for them, and a wait at that
+        rate (cut at each refusal) left partitions idle for whole seconds. Writes refused because the table was
+        full wait for room for all of them at the writer's rate (AdaptiveRate.room)."""
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
-        if carried and self.rate:
-            self.rate.room(max(carried) if self._no_room else sum(carried))
+        if carried and self._no_room:
+            self.retry.clock.sleep(self.retry.room_delay(max(carried), self._refusals))
+        elif carried and self.rate:
+            self.rate.room(sum(carried))
         self._acquire(sum(sent), fresh=sum(sent) - sum(carried))
 
     def _acquire(self, units: int, fresh: int | None = None) -> None:
