@@ -21,9 +21,10 @@ is throttled; the buckets start empty at each run (a full one would add a second
   of unused units, best effort, then softens it; the model keeps one second).
 Figures, from the model: write units accepted ÷ (capacity × the span from the first accepted write to the last)
 ("÷ capacity"), the mean of the whole seconds in between ("steady"), the lowest and highest mean of 10 whole
-seconds ÷ the budget or capacity, calls throttled whole ÷ all calls (what WriteThrottleEvents counts), calls
-handed back in part; from the run's report: its throttle retries; and a scan of the table compared item by
-item with the export ("exact").
+seconds ÷ the budget or capacity, calls throttled whole ÷ all calls (what CloudWatch's ThrottledRequests counts
+for BatchWriteItem), calls handed back in part, writes refused ÷ writes sent (whole calls' and those handed back:
+what WriteThrottleEvents counts, one per write); from the run's report: its throttle retries; and a scan of the
+table compared item by item with the export ("exact").
 
 The capacities are scaled down (8 × 100 WCU = 800 WCU/s, where a real partition takes 1,000) so that dynalite
 and the proxy, sharing this 2-core machine with the writer, are not the bottleneck: what is measured is how the
@@ -201,13 +202,14 @@ def main() -> None:
                 s["calls"],
                 f"{s['throttled_share']:.1%}",
                 s["partial_calls"],
+                f"{s['refused_share']:.1%}",
                 rep.get("throttle_retries", "?"),
                 "yes" if not r["problems"] else f"NO ({len(r['problems'])})",
             )
         )
     print()
     headers = ["case", "exit", "wall s", "÷ capacity", "steady", "10 s ÷ ref", "calls", "throttled", "partial"]
-    print(table([*headers, "report thr", "exact"], rows))
+    print(table([*headers, "writes refused", "report thr", "exact"], rows))
     print("10 s ÷ ref: the lowest and highest mean of 10 whole seconds ÷ the budget (with --max-wcu) or capacity")
     for case in chosen:
         print(f"units per second, {case.name}: {runs[case.name]['stats']['per_second']}")

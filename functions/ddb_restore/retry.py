@@ -91,13 +91,13 @@ class RetryPolicy:
         """Full jitter: uniform in [0, min(cap, base × 2^attempt))."""
         return self.rand() * min(self.cap, self.base * (2 ** min(attempt, 32)))
 
-    def room_delay(self, units: int, refusals: int) -> float:
-        """The wait before a write of `units` handed back for want of room (writer.py) `refusals` times in a row
-        goes again: no partition gains units faster than `PARTITION_WCU` a second, so at least the time one
-        takes to gain them, doubling at each refusal in a row (up to `cap`), stretched by up to as much again at
-        random so that writers refused together do not come back together."""
-        delay = min(self.cap, units / PARTITION_WCU * 2 ** min(max(refusals - 1, 0), 32))
-        return delay * (1 + self.rand())
+    def room_delay(self, units: int) -> float:
+        """The wait before a write of `units` handed back for want of room (writer.py) goes again: no partition
+        gains units faster than `PARTITION_WCU` a second, so at least the time one takes to gain them, stretched
+        by up to as much again at random so that writers refused together do not come back together. It does
+        not grow at each refusal: a large item fits only in the moments its partition has room for it, and
+        waits that doubled up to 10 s missed them, leaving partitions idle whole seconds (bench/README.md)."""
+        return units / PARTITION_WCU * (1 + self.rand())
 
     def streak(self) -> RetryStreak:
         return RetryStreak(self)

@@ -80,6 +80,8 @@ def test_a_partition_out_of_units_refuses_only_its_writes() -> None:
     taken = model([put(k) for k in hot] + [put(cold[0])])
     assert taken == [True, True, True, False, False, True]
     assert model.stats()["partial_calls"] == 1
+    # each write refused is a WriteThrottleEvent, though the call was not throttled whole
+    assert (model.stats()["refused_writes"], model.stats()["refused_share"]) == (2, 2 / 6)
 
 
 def test_a_call_of_which_nothing_fits_is_throttled() -> None:
@@ -91,6 +93,7 @@ def test_a_call_of_which_nothing_fits_is_throttled() -> None:
     stats = model.stats()
     assert (stats["calls"], stats["throttled_calls"], stats["items"], stats["write_units"]) == (2, 1, 2, 2)
     assert stats["throttled_share"] == 0.5
+    assert (stats["refused_writes"], stats["refused_share"]) == (1, 1 / 3)
 
 
 def test_items_cost_write_units_rounded_up_per_kb() -> None:

@@ -126,6 +126,7 @@ class PartitionModel:
             ]
             self._table = _Bucket(self.table_wcu, self.burst_seconds, now, self.start_full)
             self._calls = self._throttled = self._partial = self._items = self._units = 0
+            self._writes = self._refused = 0
             self._per_partition = [0] * self.partitions
             self._per_second: dict[int, int] = defaultdict(int)
             self._first: float | None = None
@@ -153,6 +154,8 @@ class PartitionModel:
                 taken.append(fits)
             self._calls += 1
             kept = sum(taken)
+            self._writes += len(taken)
+            self._refused += len(taken) - kept
             if kept == 0:
                 self._throttled += 1
             else:
@@ -164,7 +167,9 @@ class PartitionModel:
 
     def stats(self) -> dict[str, Any]:
         """The counters, a copy: `utilisation` is the units accepted over the span from the first accepted
-        write to the last, ÷ the table's capacity; `throttled_share` the calls throttled whole ÷ all calls."""
+        write to the last, ÷ the table's capacity; `throttled_share` the calls throttled whole ÷ all calls (what
+        CloudWatch's ThrottledRequests counts for BatchWriteItem); `refused_share` the writes refused, whole
+        calls' and those handed back, ÷ all writes sent (WriteThrottleEvents counts each refused write)."""
         with self._lock:
             span = (self._last or 0.0) - (self._first or 0.0)
             seconds = sorted(self._per_second)
@@ -181,6 +186,8 @@ class PartitionModel:
                 "span": span,
                 "utilisation": self._units / (span * self.table_wcu) if span > 0 else 0.0,
                 "throttled_share": self._throttled / self._calls if self._calls else 0.0,
+                "refused_writes": self._refused,
+                "refused_share": self._refused / self._writes if self._writes else 0.0,
             }
 
 

@@ -66,7 +66,8 @@ def build_report(
         "files_skipped": sum(r.status == "skipped" for r in results),
         "items_expected": sum(r.item_count for r in results),
         **total.as_dict(),
-        # what a table's WriteThrottleEvents alarm would see: calls refused whole ÷ calls sent
+        # calls refused whole ÷ calls sent: what CloudWatch's ThrottledRequests counts for BatchWriteItem (its
+        # WriteThrottleEvents also counts each write handed back: unprocessed_retries counts those calls)
         "throttled_share": round(total.throttle_retries / total.write_calls, 4) if total.write_calls else 0.0,
         "duration_s": round(duration_s, 3),
         "rejects_file": rejects_file if total.items_rejected else None,

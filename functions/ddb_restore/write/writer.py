@@ -122,7 +122,6 @@ class BatchWriter:
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
         self._paid: set[tuple[str, ...]] = set()  # keys of pending records whose units were already charged
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
-        self._refusals = 0  # calls in a row handed back for want of room
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -182,7 +181,6 @@ class BatchWriter:
         self._pending, self._keys = left, {r.key for r in left}
         self._paid = set(self._keys)
         self._no_room = self._no_room and bool(left)
-        self._refusals = self._refusals if self._no_room else 0
         self._bytes = sum(_wire_size(r) for r in left)
         self._unapplied_from = min((r.line for r in left), default=None)
 
@@ -231,7 +229,6 @@ class BatchWriter:
             if pending:
                 left = [write_units(r.size) for r in pending]
                 self._no_room = no_room(sent, left)
-                self._refusals = self._refusals + 1 if self._no_room else 0
                 if self.budget:
                     self.budget.refund(sum(left))
                 if self.rate:
@@ -246,14 +243,16 @@ class BatchWriter:
         """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
         before (their keys in `paid`), then for the units of the others at the writer's rate (which charges a
         write once), and for all of them within the run's budget (which charges every send, and is refunded
-        what the table hands back). Writes handed back for want of room wait as long as a partition takes to
-        gain the largest, longer at each refusal in a row (RetryPolicy.room_delay): their partition had room for
-        smaller writes, so the writer's rate says nothing of when it will have room for them, and a wait at that
-        rate (cut at each refusal) left partitions idle for whole seconds. Writes refused because the table was
-        full wait for room for all of them at the writer's rate (AdaptiveRate.room)."""
+        what the table hands back). Writes handed back for want of room (rate.no_room) wait as long as a
+        partition takes to gain the largest (RetryPolicy.room_delay): their partition had room for smaller
+        writes, so the writer's rate says nothing of when it will have room for them, and a wait at that rate
+        (cut at each refusal) left partitions idle for whole seconds. Writes refused whole, or all handed back,
+        wait for room for all of them at the writer's rate (AdaptiveRate.room): a lone large item tried again as
+        soon as a partition could have gained it met whole-call throttles (tests/functional/test_throttle_bounds).
+        """
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
         if carried and self._no_room:
-            self.retry.clock.sleep(self.retry.room_delay(max(carried), self._refusals))
+            self.retry.clock.sleep(self.retry.room_delay(max(carried)))
         elif carried and self.rate:
             self.rate.room(sum(carried))
         self._acquire(sum(sent), fresh=sum(sent) - sum(carried))
