@@ -1,8 +1,9 @@
 """No throttle storms (write/rate.py, budget.py) against the partition model: `ddb-restore run` with and
 without --max-wcu, 1 KB items and a mix with 2% of ~350 KB items, every item exact.
 
-Why: a restore must not set off a table's WriteThrottleEvents alarms: at most 10% of its calls throttled
-when it finds the table's capacity itself, at most 1% under a budget of 80% of the capacity.
+Why: a restore must not set off a table's throttle alarms: at most 10% of its calls throttled whole (what
+CloudWatch's ThrottledRequests counts for BatchWriteItem) when it finds the table's capacity itself, at most 1%
+under a budget of 80% of the capacity.
 """
 
 from __future__ import annotations
