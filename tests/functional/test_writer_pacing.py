@@ -108,3 +108,28 @@ def test_a_call_refused_for_a_bad_item_is_given_back_to_the_budget_before_its_ha
     assert (writer.counts.items_put, writer.counts.items_rejected) == (1, 1)
     # the first call waits for its 2 units; refused, they are given back, and pay for the two halves
     assert [s for s in clock.sleeps if s > 1e-9] == [pytest.approx(0.02)]  # (float dust below)
+
+
+def test_a_failed_condition_is_not_given_back_to_the_budget() -> None:
+    """--skip-newer: DynamoDB charges a write whose condition fails (it read and compared the item), so the
+    budget keeps it; the next write waits for its own units on top."""
+    client = dynamodb_client()
+    table = create_table(client)
+    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "ver": {"N": "5"}})
+    clock = FakeClock()
+    writer = BatchWriter(
+        client,
+        table,
+        KEYS,
+        reject=lambda *r: None,
+        budget=WriteBudget(100, clock=clock, start_full=False),
+        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),
+        skip_newer="ver",
+    )
+    parser = RecordParser(incremental=False, key_names=KEYS)
+    lines = ['{"Item":{"pk":{"S":"a"},"sk":{"N":"1"},"ver":{"N":"3"}}}', '{"Item":{"pk":{"S":"b"},"sk":{"N":"1"}}}']
+    for n, line in enumerate(lines, 1):
+        writer.add(parser.parse(line.encode(), n))
+    writer.flush()
+    assert (writer.counts.items_skipped_newer, writer.counts.items_put) == (1, 1)
+    assert [s for s in clock.sleeps if s > 1e-9] == [pytest.approx(0.01), pytest.approx(0.01)]

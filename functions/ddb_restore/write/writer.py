@@ -268,12 +268,14 @@ class BatchWriter:
         self.counts.write_calls += 1
 
     def _failed(self, error: Exception, units: int, streak: RetryStreak, operation: str) -> str:
-        """After a failed call of `units`: give them back to the budget unless a server error may have written
-        some; wait before a retry of throttling or a server error and return "retry"; return the error code of a
-        call refused for what it held, which the caller handles (ValidationException,
+        """After a failed call of `units`: give them back to the budget if the table wrote none of it (throttled,
+        or refused for a bad item; a failed condition is charged by DynamoDB as a write, and a 500 may have
+        written some); wait before a retry of throttling or a server error and return "retry"; return the error
+        code of a call refused for what it held, which the caller handles (ValidationException,
         ConditionalCheckFailedException); raise RestoreError for anything else."""
         kind = classify(error)
-        if self.budget and kind != "server":
+        code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
+        if self.budget and (kind == "throttle" or code == "ValidationException"):
             self.budget.refund(units)
         if kind in ("throttle", "server"):
             if kind == "throttle":
@@ -284,7 +286,6 @@ class BatchWriter:
                 self.counts.server_error_retries += 1
             streak.wait(_error_text(error))
             return "retry"
-        code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
         if code in ("ValidationException", "ConditionalCheckFailedException"):
             return code
         raise RestoreError(f"{operation} on table {self.table} failed: {_error_text(error)}") from None
