@@ -10,10 +10,11 @@ and a refund above the bucket's capacity would be a burst.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
-from ddb_restore.export.records import RecordParser, write_units
+from ddb_restore.export.records import Record, RecordParser, write_units
 from ddb_restore.retry import RetryPolicy
 from ddb_restore.write.budget import WriteBudget
 from ddb_restore.write.clients import dynamodb_client
@@ -27,24 +28,36 @@ from support.tables import KEYS, create_table
 pytestmark = pytest.mark.usefixtures("moto")
 
 
-def write(plan: list[str], *, budget: float | None = None, rate: float | None = None) -> tuple[BatchWriter, FakeClock]:
-    client = dynamodb_client()
-    table = create_table(client)
-    BatchWriteFaults(client, plan)
-    clock = FakeClock()
-    writer = BatchWriter(
+def writer_on(client: Any, clock: FakeClock, *, budget: float | None = None, rate: float | None = None,
+              **options: Any) -> BatchWriter:  # fmt: skip
+    """A BatchWriter on a new table of `client`, its waits on `clock`, without jitter: only the pacing sleeps."""
+    return BatchWriter(
         client,
-        table,
+        create_table(client),
         KEYS,
         reject=lambda *r: None,
         budget=WriteBudget(budget, clock=clock, start_full=False) if budget else None,
         rate=AdaptiveRate(clock=clock, rate=rate) if rate else None,
-        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),  # no jitter: only the pacing sleeps
+        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),
+        **options,
     )
+
+
+def write_lines(writer: BatchWriter, lines: list[str]) -> list[Record]:
     parser = RecordParser(incremental=False, key_names=KEYS)
-    for n, line in enumerate(full_records(sample_items(25, large=False)), 1):
-        writer.add(parser.parse(line.encode(), n))
+    records = [parser.parse(line.encode(), n) for n, line in enumerate(lines, 1)]
+    for record in records:
+        writer.add(record)
     writer.flush()
+    return records
+
+
+def write(plan: list[str], *, budget: float | None = None, rate: float | None = None) -> tuple[BatchWriter, FakeClock]:
+    client = dynamodb_client()
+    clock = FakeClock()
+    writer = writer_on(client, clock, budget=budget, rate=rate)
+    BatchWriteFaults(client, plan)
+    write_lines(writer, full_records(sample_items(25, large=False)))
     return writer, clock
 
 
@@ -87,24 +100,11 @@ def test_a_throttle_cuts_the_writers_rate_and_its_retry_waits_for_room_then_it_g
 
 
 def test_a_call_refused_for_a_bad_item_is_given_back_to_the_budget_before_its_halves_are_charged() -> None:
-    client = dynamodb_client()
-    table = create_table(client)  # moto refuses the empty key with a ValidationException
     clock = FakeClock()
-    writer = BatchWriter(
-        client,
-        table,
-        KEYS,
-        reject=lambda *r: None,
-        budget=WriteBudget(100, clock=clock, start_full=False),
-        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),
-    )
-    parser = RecordParser(incremental=False, key_names=KEYS)
+    writer = writer_on(dynamodb_client(), clock, budget=100)  # moto refuses the empty key: a ValidationException
     lines = full_records(sample_items(1, large=False)) + ['{"Item":{"pk":{"S":""},"sk":{"N":"3"}}}']
-    records = [parser.parse(line.encode(), n) for n, line in enumerate(lines, 1)]
+    records = write_lines(writer, lines)
     assert [write_units(r.size) for r in records] == [1, 1]
-    for record in records:
-        writer.add(record)
-    writer.flush()
     assert (writer.counts.items_put, writer.counts.items_rejected) == (1, 1)
     # the first call waits for its 2 units; refused, they are given back, and pay for the two halves
     assert [s for s in clock.sleeps if s > 1e-9] == [pytest.approx(0.02)]  # (float dust below)
@@ -113,23 +113,11 @@ def test_a_call_refused_for_a_bad_item_is_given_back_to_the_budget_before_its_ha
 def test_a_failed_condition_is_not_given_back_to_the_budget() -> None:
     """--skip-newer: DynamoDB charges a write whose condition fails (it read and compared the item), so the
     budget keeps it; the next write waits for its own units on top."""
-    client = dynamodb_client()
-    table = create_table(client)
-    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "ver": {"N": "5"}})
-    clock = FakeClock()
-    writer = BatchWriter(
-        client,
-        table,
-        KEYS,
-        reject=lambda *r: None,
-        budget=WriteBudget(100, clock=clock, start_full=False),
-        retry=RetryPolicy(clock=clock, rand=lambda: 0.0),
-        skip_newer="ver",
+    client, clock = dynamodb_client(), FakeClock()
+    writer = writer_on(client, clock, budget=100, skip_newer="ver")
+    client.put_item(TableName=writer.table, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "ver": {"N": "5"}})
+    write_lines(
+        writer, ['{"Item":{"pk":{"S":"a"},"sk":{"N":"1"},"ver":{"N":"3"}}}', '{"Item":{"pk":{"S":"b"},"sk":{"N":"1"}}}']
     )
-    parser = RecordParser(incremental=False, key_names=KEYS)
-    lines = ['{"Item":{"pk":{"S":"a"},"sk":{"N":"1"},"ver":{"N":"3"}}}', '{"Item":{"pk":{"S":"b"},"sk":{"N":"1"}}}']
-    for n, line in enumerate(lines, 1):
-        writer.add(parser.parse(line.encode(), n))
-    writer.flush()
     assert (writer.counts.items_skipped_newer, writer.counts.items_put) == (1, 1)
     assert [s for s in clock.sleeps if s > 1e-9] == [pytest.approx(0.01), pytest.approx(0.01)]
