@@ -29,7 +29,6 @@ from .errors import RetryBoundExceeded
 
 __all__ = [
     "FleetProgress",
-    "PARTITION_WCU",
     "RereadPolicy",
     "RetryPolicy",
     "RetryStreak",
@@ -42,8 +41,6 @@ THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "Throttling"}
 )
 SERVER_ERROR_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "InternalFailure"})
-# The most write units a partition takes a second (design.md §3).
-PARTITION_WCU = 1000.0
 # The same set botocore's own retry handler treats as connection trouble (connect errors and timeouts too).
 _CONNECTION_ERRORS = (BotocoreConnectionError, ConnectionClosedError, ReadTimeoutError)
 
@@ -90,14 +87,6 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base × 2^attempt))."""
         return self.rand() * min(self.cap, self.base * (2 ** min(attempt, 32)))
-
-    def room_delay(self, units: int) -> float:
-        """The wait before a write of `units` handed back for want of room (writer.py) goes again: no partition
-        gains units faster than `PARTITION_WCU` a second, so at least the time one takes to gain them, stretched
-        by up to as much again at random so that writers refused together do not come back together. It does
-        not grow at each refusal: a large item fits only in the moments its partition has room for it, and
-        waits that doubled up to 10 s missed them, leaving partitions idle whole seconds (bench/README.md)."""
-        return units / PARTITION_WCU * (1 + self.rand())
 
     def streak(self) -> RetryStreak:
         return RetryStreak(self)

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ddb_restore.export.records import RecordParser, write_units
+from ddb_restore.export.records import RecordParser
 from ddb_restore.retry import RetryPolicy
 from ddb_restore.write.rate import AdaptiveRate
 from ddb_restore.write.writer import BatchWriter
@@ -40,11 +40,10 @@ def item(i: int) -> dict[str, Any]:
 
 
 def restore(
-    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]], clock: FakeClock | None = None
+    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
 ) -> tuple[list[list[str]], BatchWriter]:
     """Write `items` into a new table `name` through a BatchWriter, the table handing back the keys
-    `refuse(calls)` names; check the table, and return the keys of each call as the table saw them and the writer.
-    With `clock`, the retries wait without jitter on it."""
+    `refuse(calls)` names; check the table, and return the keys of each call as the table saw them and the writer."""
     calls: list[list[str]] = []
 
     def admit(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
@@ -56,15 +55,14 @@ def restore(
     proxy.admit_with(admit)
     client = boto3.client("dynamodb", endpoint_url=proxy.endpoint)
     table = create_table(client, name)
-    jitter = clock is None
-    clock = clock or FakeClock()
+    clock = FakeClock()
     writer = BatchWriter(
         client,
         table,
         KEYS,
         reject=lambda *r: pytest.fail(f"rejected {r}"),
         rate=AdaptiveRate(clock=clock),
-        retry=RetryPolicy(clock=clock) if jitter else RetryPolicy(clock=clock, rand=lambda: 0.0),
+        retry=RetryPolicy(clock=clock),
     )
     parser = RecordParser(incremental=False, key_names=KEYS)
     for n, it in enumerate(items, 1):
@@ -92,18 +90,3 @@ def test_small_items_handed_back_by_a_full_partition_go_again_in_a_full_batch(pr
     calls, writer = restore(proxy, "CarriedSmall", lambda calls: refused if len(calls) == 1 else set(), items)
     assert [len(call) for call in calls] == [25, 25, 14]  # the five carried with 20 new: no limit on new records
     assert refused <= set(calls[1]) and writer.counts.items_put == 59
-
-
-def test_a_large_item_refused_for_want_of_room_waits_as_long_as_a_partition_takes_to_gain_it(
-    proxy: FaultProxy,
-) -> None:
-    """No partition gains units faster than 1,000 a second: each try waits that long for the item's units
-    (retry.py room_delay; no jitter here). Before, the wait was at the writer's own rate, cut at each refusal:
-    whole seconds in which the partition had room and nobody tried."""
-    big = f"k{BIG:03d}"
-    clock = FakeClock()
-    items = [item(i) for i in range(60)]
-    restore(proxy, "RoomWait", lambda calls: {big} if sum(big in c for c in calls) <= REFUSALS else set(), items, clock)
-    units = write_units(len(json.dumps(items[BIG])))  # within a unit of the item's size
-    waits = [s for s in clock.sleeps if s >= 0.1]
-    assert waits == [pytest.approx(units / 1000, abs=2 / 1000)] * REFUSALS

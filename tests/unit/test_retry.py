@@ -59,12 +59,6 @@ def test_the_default_jitter_stays_within_zero_and_the_step() -> None:
     assert len(set(delays)) > 100  # actually random
 
 
-def test_a_write_refused_for_want_of_room_waits_for_a_partition_to_gain_its_units_stretched_at_random() -> None:
-    draws = iter([0.0, 0.5, 0.999])
-    retry = RetryPolicy(rand=lambda: next(draws), clock=FakeClock())
-    assert [retry.room_delay(400) for _ in range(3)] == pytest.approx([0.4, 0.6, 0.7996])  # never sooner
-
-
 # --- streaks --------------------------------------------------------------------------------------------------
 
 

@@ -241,23 +241,14 @@ class BatchWriter:
 
     def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> None:
         """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
-        before (their keys in `paid`), then for the units of the others at the writer's rate (which charges a
-        write once), and for all of them within the run's budget (which charges every send, and is refunded
-        what the table hands back). Writes handed back for want of room (rate.no_room) and carried with new
-        records wait as long as a partition takes to gain the largest (RetryPolicy.room_delay): their partition
-        had room for smaller writes, so the writer's rate says nothing of when it will have room for them, and a
-        wait at that rate (cut at each refusal) left partitions idle for whole seconds; a try that finds no room
-        is handed back in part. Without new records to carry them (a flush) they wait for room for the largest
-        at the writer's rate (AdaptiveRate.room), and writes refused whole, or all handed back, for all of them:
-        a lone large item tried again as soon as a partition could have gained it met whole-call throttles
-        (tests/functional/test_throttle_bounds: 1 call of 22 under a budget)."""
+        before (their keys in `paid`) — the largest, when they were handed back for want of room (a partition
+        takes one at a time), or all of them when the table was full — then for the units of the others at the
+        writer's rate (which charges a write once), and for all of them within the run's budget (which charges
+        every send, and is refunded what the table hands back)."""
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
-        fresh = sum(sent) - sum(carried)
-        if carried and self._no_room and fresh:
-            self.retry.clock.sleep(self.retry.room_delay(max(carried)))
-        elif carried and self.rate:
+        if carried and self.rate:
             self.rate.room(max(carried) if self._no_room else sum(carried))
-        self._acquire(sum(sent), fresh=fresh)
+        self._acquire(sum(sent), fresh=sum(sent) - sum(carried))
 
     def _acquire(self, units: int, fresh: int | None = None) -> None:
         """Wait for `fresh` units (default: all) at the writer's rate and for `units` within the run's budget;
