@@ -120,7 +120,7 @@ class BatchWriter:
         self._keys: set[tuple[str, ...]] = set()
         self._bytes = 0
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
-        self._paid: set[tuple[str, ...]] = set()  # keys of pending records whose units were already charged
+        self._paid: set[tuple[str, ...]] = set()  # keys of pending records the writer's rate already charged
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
 
     def add(self, record: Record) -> None:
@@ -187,9 +187,9 @@ class BatchWriter:
     def _write(
         self, batch: list[Record], carry: bool = False, paid: set[tuple[str, ...]] | None = None
     ) -> list[Record]:
-        """Write `batch` (the keys in `paid` already charged); return what is left to write: nothing, or with
-        `carry` the items a call handed back after some of it got through (counted and waited for as an
-        UnprocessedItems retry)."""
+        """Write `batch` (the keys in `paid` already charged to the writer's rate); return what is left to
+        write: nothing, or with `carry` the items a call handed back after some of it got through (counted and
+        waited for as an UnprocessedItems retry)."""
         if self.skip_newer:
             self._write_conditional(batch)
             return []
