@@ -238,3 +238,29 @@ def test_a_call_taken_whole_after_waiting_for_room_lets_the_rate_grow() -> None:
     fake.now += waited  # the writer waits that long (writer.py)
     rate.taken(35)
     assert rate.rate == pytest.approx(70 * math.exp(0.4 * waited))  # or one with only retries never grows
+
+
+def grown(start: float, seconds: int, **kw: float) -> float:
+    """The rate of a writer starting at `start` after `seconds` calls, each a second held back and taken whole."""
+    rate, _ = limiter(start, **kw)
+    for _ in range(seconds):
+        assert rate.rate is not None
+        rate.acquire(int(rate.rate))  # a second's worth, from an empty bucket: held back a second
+        rate.taken(int(rate.rate))
+    assert rate.rate is not None
+    return rate.rate
+
+
+def test_each_writer_grows_by_its_share_of_the_plan_on_top_of_its_own_rate() -> None:
+    rate, fake = limiter(40, share=200)
+    waited = rate.acquire(40)
+    rate.taken(40)
+    assert waited == pytest.approx(1.0)
+    assert rate.rate == pytest.approx(40 * math.exp(0.4) + 0.4 * 200)
+
+
+def test_writers_cut_apart_grow_together_with_a_share_and_stay_apart_without() -> None:
+    """Two writers sharing partitions, one cut to 40 and one at 400: in proportion alone they keep their
+    tenfold ratio; growing by the same share too, the one cut deeper catches up."""
+    assert grown(400, 3) / grown(40, 3) == pytest.approx(10, rel=0.05)
+    assert grown(400, 3, share=200) / grown(40, 3, share=200) < 4  # 3.35: from 10, in 3 s

@@ -181,6 +181,7 @@ def plan_execution(
             "maxWcu": max_wcu,
             # The budget is shared fairly by the files that run at once: each child writes at its share.
             "fileWcu": max_wcu / max(1, min(concurrency, busiest)) if max_wcu else None,
+            "fileRate": rate / max(1, min(concurrency, busiest)),
             "maxConcurrency": concurrency,
             "prewarmWcu": prewarm_target(table.capacity, rate) if prewarm else None,
             "prewarmPollSeconds": settings.prewarm_poll_seconds,
@@ -274,7 +275,9 @@ def write_file_chunk(
             reject=lambda line, reason, raw: rejects.add(url, line, reason, raw),
             budget=WriteBudget(file_wcu, clock=clock, start_full=False) if (file_wcu := run.get("fileWcu")) else None,
             # The rate the previous chunk reached (rate.py): this one does not start cold.
-            rate=(rate := AdaptiveRate(clock=clock, rate=event.get("rate"), ceiling=file_wcu)),
+            rate=(
+                rate := AdaptiveRate(clock=clock, rate=event.get("rate"), ceiling=file_wcu, share=run.get("fileRate"))
+            ),
             # Give up on a batch well before the Lambda's time runs out, so the cursor is always returned.
             retry=RetryPolicy(clock=clock, max_total=max(1.0, settings.chunk_reserve_seconds / 2)),
         )

@@ -45,6 +45,9 @@ class RunSettings:
     clock: Clock
     retry: RetryPolicy
     budget: WriteBudget | None = None  # None: as fast as the table allows
+    planned_rate: float | None = (
+        None  # what the plan expects (capacity.planned_rate); a worker's rate grows to its share
+    )
     rereads: RereadPolicy = field(default_factory=RereadPolicy)  # a data file whose stream broke
     workers: int = 4
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
@@ -58,8 +61,8 @@ class _WorkerRate(threading.local):
     """One adaptive rate per worker thread (rate.py): the thread sends and sleeps for all the files it steps,
     as a writer Lambda does for its one file, so it is the thread that adapts; the threads share nothing."""
 
-    def __init__(self, clock: Clock, ceiling: float | None) -> None:
-        self.rate = AdaptiveRate(clock=clock, ceiling=ceiling)
+    def __init__(self, clock: Clock, ceiling: float | None, share: float | None) -> None:
+        self.rate = AdaptiveRate(clock=clock, ceiling=ceiling, share=share)
 
 
 def _deadline(seconds: float | None, clock: Clock) -> Callable[[int], bool]:
@@ -150,7 +153,8 @@ def restore(
     ]
     report_progress = progress if progress is not None else (lambda items, units: None)
     failed_before = False
-    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None)
+    share = settings.planned_rate / max(1, settings.workers) if settings.planned_rate else None
+    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None, share)
     for export, export_results in zip(exports, results, strict=True):
         if failed_before:
             for r in export_results:

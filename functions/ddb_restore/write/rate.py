@@ -7,7 +7,13 @@ into a table that has just said no. This limiter is fed what the table answered,
 - until the table first says no, it does not pace at all: a restore below the table's capacity pays
   nothing, and the first refusal tells it where the table stands; it starts from what it was sending, cut;
 - every call it held back (its rate, not the writer, was the bound) that the table took whole lets the rate
-  grow, by `growth` per second of time since the last change, probing for more;
+  grow, by `growth` per second of time since the last change, probing for more, and by `growth` × `share` a
+  second (the writer's share of the rate the plan expects), the same for every writer of the run. Growth in
+  proportion to the rate alone (with cuts in proportion to it) keeps the writers' shares in the ratio they
+  had at their first refusal: a writer cut to 32 units a second while the one sharing its partitions stood
+  at 400 stayed at a tenth of it, and took 6 s to grow back once the other's files were done (bench/README.md,
+  1 KB items: 0.78-0.87 of the capacity). An increase the same for all brings their shares together, as
+  TCP's additive increase does;
 - a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut`
   (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call
   whose writes handed back are each larger than all it took says only that a partition had no room for that
@@ -80,6 +86,7 @@ class AdaptiveRate:
     """A token bucket of write units whose rate follows the table's answers (see the module docstring).
 
     `rate` is where to start (None: unpaced until the first refusal); `ceiling` caps it (a budget's share);
+    `share` is the writer's share of the rate the plan expects (None: unknown, growth in proportion only);
     `floor` keeps one batch of small items a second going, so a rate cut to nothing still probes."""
 
     def __init__(
@@ -88,6 +95,7 @@ class AdaptiveRate:
         clock: Clock,
         rate: float | None = None,
         ceiling: float | None = None,
+        share: float | None = None,
         floor: float = 25.0,
         growth: float = 0.4,
         cut: float = 0.9,
@@ -96,6 +104,7 @@ class AdaptiveRate:
     ) -> None:
         self.floor = floor
         self.ceiling = ceiling
+        self.share = share or 0.0
         self.growth = growth
         self.cut = cut
         self.deepest_cut = deepest_cut
@@ -148,7 +157,7 @@ class AdaptiveRate:
         self._taken.add(units)
         if self._bucket and self._held:
             seconds = self._clock.monotonic() - self._changed
-            self._set(self._bucket.rate * math.exp(self.growth * seconds))
+            self._set(self._bucket.rate * math.exp(self.growth * seconds) + self.growth * self.share * seconds)
 
     def unprocessed(self, sent: list[int], left: list[int]) -> None:
         """The table took some of a call's writes and handed back `left` (their units; `sent`: the call's):
