@@ -45,9 +45,8 @@ class RunSettings:
     clock: Clock
     retry: RetryPolicy
     budget: WriteBudget | None = None  # None: as fast as the table allows
-    planned_rate: float | None = (
-        None  # what the plan expects (capacity.planned_rate); a worker's rate grows to its share
-    )
+    # What the plan expects (capacity.planned_rate): each worker's rate also grows by its share of it (rate.py).
+    planned_rate: float | None = None
     rereads: RereadPolicy = field(default_factory=RereadPolicy)  # a data file whose stream broke
     workers: int = 4
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
