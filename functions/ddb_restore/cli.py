@@ -330,7 +330,6 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
         clock=clock,
         retry=RetryPolicy(clock=clock, max_total=args.retry_seconds),
         budget=WriteBudget(args.max_wcu, clock=clock, start_full=False) if args.max_wcu else None,
-        planned_rate=rate,
         workers=fleet.count,
         revert=reverting,
         skip_newer=args.skip_newer,

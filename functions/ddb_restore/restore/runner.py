@@ -24,12 +24,13 @@ from ..transform import Pipeline
 from ..write.budget import WriteBudget
 from ..write.rate import AdaptiveRate
 from ..write.writer import BatchWriter
+from .capacity import PARTITION_WCU, planned_rate
 from .chunk import chunk_steps
 from .plan import TargetTable, parser_for
 from .progress import Progress
 from .rejects import RejectsFile
 from .report import FileResult
-from .spread import SharedQueue, interleave, spread_order
+from .spread import FILES_PER_WORKER, SharedQueue, interleave, spread_order
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,8 +46,6 @@ class RunSettings:
     clock: Clock
     retry: RetryPolicy
     budget: WriteBudget | None = None  # None: as fast as the table allows
-    # What the plan expects (capacity.planned_rate): each worker's rate also grows by its share of it (rate.py).
-    planned_rate: float | None = None
     rereads: RereadPolicy = field(default_factory=RereadPolicy)  # a data file whose stream broke
     workers: int = 4
     chunk_seconds: float | None = None  # None: one chunk per file; set, the file is cut as the Lambda cuts it
@@ -60,7 +59,7 @@ class _WorkerRate(threading.local):
     """One adaptive rate per worker thread (rate.py): the thread sends and sleeps for all the files it steps,
     as a writer Lambda does for its one file, so it is the thread that adapts; the threads share nothing."""
 
-    def __init__(self, clock: Clock, ceiling: float | None, share: float | None) -> None:
+    def __init__(self, clock: Clock, ceiling: float | None, share: float) -> None:
         self.rate = AdaptiveRate(clock=clock, ceiling=ceiling, share=share)
 
 
@@ -152,8 +151,11 @@ def restore(
     ]
     report_progress = progress if progress is not None else (lambda items, units: None)
     failed_before = False
-    share = settings.planned_rate / max(1, settings.workers) if settings.planned_rate else None
-    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None, share)
+    # Each worker's rate also grows by its share of what the plan expects (rate.py), as `run` prints it.
+    max_wcu = settings.budget.rate if settings.budget else None
+    workers = max(1, settings.workers)
+    share = planned_rate(max_wcu, table.capacity, workers * FILES_PER_WORKER, PARTITION_WCU) / workers
+    worker = _WorkerRate(settings.clock, max_wcu, share)
     for export, export_results in zip(exports, results, strict=True):
         if failed_before:
             for r in export_results:

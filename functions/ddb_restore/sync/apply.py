@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from ..export.manifest import Export, load_export
 from ..export.storage import S3Folder
-from ..restore.capacity import PARTITION_WCU, planned_rate
 from ..restore.plan import describe_target, make_plan
 from ..restore.progress import Progress
 from ..restore.rejects import RejectsFile
 from ..restore.report import build_report
 from ..restore.runner import RunSettings, restore
-from ..restore.spread import FILES_PER_WORKER
 from ..retry import RetryPolicy
 from ..verify.plan import read_plan
 from ..verify.report import summary_line
@@ -67,7 +65,6 @@ def apply_export(export: Export, target: Target, keep_alive: Callable[[], None])
         clock=clock,
         retry=RetryPolicy(clock=clock),
         budget=WriteBudget(target.max_wcu, clock=clock, start_full=False) if target.max_wcu else None,
-        planned_rate=planned_rate(target.max_wcu, table.capacity, target.workers * FILES_PER_WORKER, PARTITION_WCU),
         workers=target.workers,
     )
     try:
