@@ -39,9 +39,12 @@ def item(i: int) -> dict[str, Any]:
     return {"pk": {"S": f"k{i:03d}"}, "sk": {"N": "1"}, "v": {"S": "x" * (350_000 if i == BIG else 100)}}
 
 
-def writer_for(proxy: FaultProxy, name: str, refuse: Any, calls: list[list[str]]) -> tuple[BatchWriter, FakeClock]:
-    """A BatchWriter on a new table `name`, the table handing back the keys `refuse(calls)` names; each call's
-    keys, as the table saw them, are added to `calls`."""
+def restore(
+    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
+) -> tuple[list[list[str]], BatchWriter]:
+    """Write `items` into a new table `name` through a BatchWriter, the table handing back the keys
+    `refuse(calls)` names; check the table, and return the keys of each call as the table saw them and the writer."""
+    calls: list[list[str]] = []
 
     def admit(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
         keys = [write["PutRequest"]["Item"]["pk"]["S"] for _, write in entries]
@@ -51,33 +54,21 @@ def writer_for(proxy: FaultProxy, name: str, refuse: Any, calls: list[list[str]]
 
     proxy.admit_with(admit)
     client = boto3.client("dynamodb", endpoint_url=proxy.endpoint)
+    table = create_table(client, name)
     clock = FakeClock()
     writer = BatchWriter(
         client,
-        create_table(client, name),
+        table,
         KEYS,
         reject=lambda *r: pytest.fail(f"rejected {r}"),
         rate=AdaptiveRate(clock=clock),
         retry=RetryPolicy(clock=clock),
     )
-    return writer, clock
-
-
-def add(writer: BatchWriter, items: list[dict[str, Any]], first_line: int = 1) -> None:
     parser = RecordParser(incremental=False, key_names=KEYS)
-    for n, it in enumerate(items, first_line):
+    for n, it in enumerate(items, 1):
         writer.add(parser.parse(json.dumps({"Item": it}).encode(), n))
-
-
-def restore(
-    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
-) -> tuple[list[list[str]], BatchWriter]:
-    """Write `items` through `writer_for`'s writer; check the table, and return the keys of each call and the writer."""
-    calls: list[list[str]] = []
-    writer, _ = writer_for(proxy, name, refuse, calls)
-    add(writer, items)
     writer.flush()
-    assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []
+    assert diff_tables(items, scan_items(client, table), KEYS) == []
     return calls, writer
 
 
@@ -99,24 +90,3 @@ def test_small_items_handed_back_by_a_full_partition_go_again_in_a_full_batch(pr
     calls, writer = restore(proxy, "CarriedSmall", lambda calls: refused if len(calls) == 1 else set(), items)
     assert [len(call) for call in calls] == [25, 25, 14]  # the five carried with 20 new: no limit on new records
     assert refused <= set(calls[1]) and writer.counts.items_put == 59
-
-
-def test_room_for_a_refused_large_item_is_waited_for_from_its_refusal(proxy: FaultProxy) -> None:
-    """The writer says when its partition will have room (`ready_at`), so a runner worker steps its other files
-    meanwhile (spread.py); the call that then carries the item waits only for what is left of that time."""
-    big = f"k{BIG:03d}"
-    calls: list[list[str]] = []
-    writer, clock = writer_for(proxy, "RoomFromRefusal", lambda calls: {big} if len(calls) == 1 else set(), calls)
-    items = [item(i) for i in range(30)]
-    add(writer, items[:26])  # the 26th sends the first 25: the large item handed back
-    assert len(calls) == 1 and writer.counts.unprocessed_retries == 1
-    room = writer.ready_at - clock.monotonic()
-    assert room > 0
-    slept = len(clock.sleeps)
-    clock.now += room * 3 / 4  # the worker wrote its other files meanwhile
-    add(writer, items[26:], first_line=27)  # the third new record sends the large item with its carriers
-    assert len(calls) == 2 and big in calls[1]
-    assert clock.sleeps[slept] == pytest.approx(room / 4)  # then the new records' units at the writer's rate
-    writer.flush()
-    assert writer.ready_at == 0.0
-    assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []

@@ -21,10 +21,10 @@ into a table that has just said no. This limiter is fed what the table answered,
   writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every
   refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
 - a write is charged to this rate once (writer.py): its retry is not charged again (the run's budget is
-  charged at each send and refunded what the table hands back). A call carrying writes the table refused
-  waits, from the refusal, as long as the table takes to give them (`room`; the largest, when they were handed
-  back for want of room: a partition takes one at a time): at the lower of the paced rate and what it took
-  lately, never below half the paced rate (a wait measured on the writer's own idle time would feed on itself).
+  charged at each send and refunded what the table hands back). Before a call carrying writes the table
+  refused, `room` waits as long as the table takes to give them (the largest, when they were handed back for
+  want of room: a partition takes one at a time): at the lower of the paced rate and what it took lately,
+  never below half the paced rate (a wait measured on the writer's own idle time would feed on itself).
   After any refusal nothing saved up goes at once into the table that said no: the bucket is emptied.
 
 Each sending thread has its own (a Lambda has one; the local runner one per worker), sharing nothing: the
@@ -144,12 +144,12 @@ class AdaptiveRate:
         return waited
 
     def room(self, units: int) -> float:
-        """After the table refused writes of `units` (what they need, writer.py): the seconds it takes to give
-        that many (see the module docstring), which their next call waits from now; nothing is charged. The
-        writer keeps the time, so that a runner worker writes its other files meanwhile (spread.py)."""
+        """Before a call carrying writes the table refused, `units` what they need (writer.py): wait as long as
+        the table takes to give that many (see the module docstring); nothing is charged. Return the wait."""
         paced = self._paced()
         given = max(self.floor, min(paced, max(paced / 2, self._taken.per_second())))
-        self._held = True  # the limiter holds the writer back: a call then taken whole lets the rate grow
+        self._clock.sleep(units / given)
+        self._held = True  # the limiter held the writer back: a call then taken whole lets the rate grow
         return units / given
 
     def taken(self, units: int) -> None:
