@@ -58,7 +58,7 @@ sam-check: $(VENV)/.installed $(SAM_VENV)/.installed $(LINT_STAMP)
 	$(SAM) build --build-dir .aws-sam/build
 
 test: $(VENV)/.installed node_modules/.installed lint sam-check
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # Benchmarks (not tests): each prints its figures as ratios against a baseline run side by side.
 bench: $(VENV)/.installed
