@@ -106,7 +106,7 @@ class Run(TypedDict):
     keyNames: list[str]
     maxWcu: float | None
     fileWcu: float | None  # each child's share of maxWcu
-    fileRate: NotRequired[float | None]  # without maxWcu, each child's share of the planned rate (rate.py)
+    fileRate: NotRequired[float]  # each child's share of the planned rate: its writer's rate grows toward it
     maxConcurrency: int  # files the Distributed Map runs at once: the input's, or the plan's choice
     prewarmWcu: int | None  # the warm throughput to reach before writing (None: no pre-warm)
     prewarmPollSeconds: int  # the parent's wait between two looks at a pre-warm under way

@@ -181,7 +181,7 @@ def plan_execution(
             "maxWcu": max_wcu,
             # The budget is shared fairly by the files that run at once: each child writes at its share.
             "fileWcu": max_wcu / max(1, min(concurrency, busiest)) if max_wcu else None,
-            "fileRate": None if max_wcu else rate / max(1, min(concurrency, busiest)),
+            "fileRate": rate / max(1, min(concurrency, busiest)),
             "maxConcurrency": concurrency,
             "prewarmWcu": prewarm_target(table.capacity, rate) if prewarm else None,
             "prewarmPollSeconds": settings.prewarm_poll_seconds,

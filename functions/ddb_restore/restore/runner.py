@@ -59,7 +59,7 @@ class _WorkerRate(threading.local):
     """One adaptive rate per worker thread (rate.py): the thread sends and sleeps for all the files it steps,
     as a writer Lambda does for its one file, so it is the thread that adapts; the threads share nothing."""
 
-    def __init__(self, clock: Clock, ceiling: float | None, share: float | None) -> None:
+    def __init__(self, clock: Clock, ceiling: float | None, share: float) -> None:
         self.rate = AdaptiveRate(clock=clock, ceiling=ceiling, share=share)
 
 
@@ -151,12 +151,11 @@ def restore(
     ]
     report_progress = progress if progress is not None else (lambda items, units: None)
     failed_before = False
-    # Without a budget each worker's rate also grows by its share of what the plan expects (rate.py).
-    share = None
-    if settings.budget is None:
-        workers = max(1, settings.workers)
-        share = planned_rate(None, table.capacity, workers * FILES_PER_WORKER, PARTITION_WCU) / workers
-    worker = _WorkerRate(settings.clock, settings.budget.rate if settings.budget else None, share)
+    # Each worker's rate also grows by its share of what the plan expects (rate.py), as `run` prints it.
+    max_wcu = settings.budget.rate if settings.budget else None
+    workers = max(1, settings.workers)
+    share = planned_rate(max_wcu, table.capacity, workers * FILES_PER_WORKER, PARTITION_WCU) / workers
+    worker = _WorkerRate(settings.clock, max_wcu, share)
     for export, export_results in zip(exports, results, strict=True):
         if failed_before:
             for r in export_results:

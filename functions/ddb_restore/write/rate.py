@@ -13,9 +13,7 @@ into a table that has just said no. This limiter is fed what the table answered,
   had at their first refusal: a writer cut to 32 units a second while the one sharing its partitions stood
   at 400 stayed at a tenth of it, and took 6 s to grow back once the other's files were done (bench/README.md,
   1 KB items: 0.78-0.87 of the capacity). An increase the same for all brings their shares together, as
-  TCP's additive increase does. Under a budget there is no share: the budget is then the bound, and the
-  quicker growth back after a cut sent large items into partitions that had just refused them: the clean-
-  clone CI failed the budget's 1% of calls throttled (test_throttle_bounds, 1 call of 19) with it;
+  TCP's additive increase does;
 - a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut`
   (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call
   whose writes handed back are each larger than all it took says only that a partition had no room for that
@@ -88,7 +86,7 @@ class AdaptiveRate:
     """A token bucket of write units whose rate follows the table's answers (see the module docstring).
 
     `rate` is where to start (None: unpaced until the first refusal); `ceiling` caps it (a budget's share);
-    `share` is the writer's share of the rate the plan expects (None: under a budget, growth in proportion only);
+    `share` is the writer's share of the rate the plan expects (None: unknown, growth in proportion only);
     `floor` keeps one batch of small items a second going, so a rate cut to nothing still probes."""
 
     def __init__(
