@@ -209,7 +209,7 @@ class FaultProxy:
 
     @property
     def partials(self) -> int:
-        """BatchWriteItem calls given the partial treatment."""
+        """BatchWriteItem calls the partial treatment handed back writes of (a call of one write keeps it)."""
         with self._lock:
             return self._partials
 
@@ -250,13 +250,11 @@ class FaultProxy:
                 return ("error", None)
             if self._partial_left > 0:
                 self._partial_left -= 1
-                self._partials += 1
                 return ("partial", self._partial_keep)
             if self._throttle_p > 0 and self._throttle_rng.random() < self._throttle_p:
                 self._throttled += 1
                 return ("throttle", self._throttle_p_code)
             if self._partial_p > 0 and self._partial_rng.random() < self._partial_p:
-                self._partials += 1
                 return ("partial", self._partial_p_keep)
             if self._admission is not None:
                 return ("admit", self._admission)
@@ -265,6 +263,10 @@ class FaultProxy:
     def count_forwarded(self, n: int) -> None:
         with self._lock:
             self._forwarded_items += n
+
+    def count_partial(self) -> None:
+        with self._lock:
+            self._partials += 1
 
     def forward(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -359,6 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
         withheld: dict[str, list[Any]] = {}
         for (table, write), keep in zip(entries, choose(entries), strict=True):
             (kept if keep else withheld).setdefault(table, []).append(write)
+        if withheld and not throttle_if_none:  # the partial treatment, not an admission: it handed some back
+            proxy.count_partial()
         if not kept and throttle_if_none:
             code = "ProvisionedThroughputExceededException"
             self._send_json(400, {"__type": DYNAMODB_PREFIX + code, "message": THROTTLE_MESSAGES[code]})
