@@ -39,11 +39,11 @@ def item(i: int) -> dict[str, Any]:
     return {"pk": {"S": f"k{i:03d}"}, "sk": {"N": "1"}, "v": {"S": "x" * (350_000 if i == BIG else 100)}}
 
 
-def restore(
-    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
+def writer_into(
+    proxy: FaultProxy, name: str, refuse: Any, retry: RetryPolicy | None = None
 ) -> tuple[list[list[str]], BatchWriter]:
-    """Write `items` into a new table `name` through a BatchWriter, the table handing back the keys
-    `refuse(calls)` names; check the table, and return the keys of each call as the table saw them and the writer."""
+    """A BatchWriter into a new table `name`, the table handing back the keys `refuse(calls)` names (all of
+    them: the call is throttled whole); the keys of each call as the table saw them, filled as it writes."""
     calls: list[list[str]] = []
 
     def admit(entries: list[tuple[str, dict[str, Any]]]) -> list[bool]:
@@ -62,13 +62,25 @@ def restore(
         KEYS,
         reject=lambda *r: pytest.fail(f"rejected {r}"),
         rate=AdaptiveRate(clock=clock),
-        retry=RetryPolicy(clock=clock),
+        retry=retry or RetryPolicy(clock=clock),
     )
+    return calls, writer
+
+
+def add_all(writer: BatchWriter, items: list[dict[str, Any]]) -> None:
     parser = RecordParser(incremental=False, key_names=KEYS)
     for n, it in enumerate(items, 1):
         writer.add(parser.parse(json.dumps({"Item": it}).encode(), n))
+
+
+def restore(
+    proxy: FaultProxy, name: str, refuse: Any, items: list[dict[str, Any]]
+) -> tuple[list[list[str]], BatchWriter]:
+    """Write `items` through `writer_into`'s writer and flush; check the table; return the calls and the writer."""
+    calls, writer = writer_into(proxy, name, refuse)
+    add_all(writer, items)
     writer.flush()
-    assert diff_tables(items, scan_items(client, table), KEYS) == []
+    assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []
     return calls, writer
 
 
@@ -90,3 +102,41 @@ def test_small_items_handed_back_by_a_full_partition_go_again_in_a_full_batch(pr
     calls, writer = restore(proxy, "CarriedSmall", lambda calls: refused if len(calls) == 1 else set(), items)
     assert [len(call) for call in calls] == [25, 25, 14]  # the five carried with 20 new: no limit on new records
     assert refused <= set(calls[1]) and writer.counts.items_put == 59
+
+
+def test_a_flush_keeps_small_records_back_to_carry_a_large_one_the_table_hands_back(proxy: FaultProxy) -> None:
+    """The large item is in the last batch: no new records will come, so the flush keeps the three smallest
+    back and each retry takes one of them; no call holds the large item alone, so none is throttled whole."""
+    big = f"k{BIG:03d}"
+    items = [item(i) for i in range(BIG - 4, BIG + 3)]  # k005..k011: one batch, the large one among them
+    calls, writer = restore(
+        proxy, "CarriedAtFlush", lambda calls: {big} if sum(big in c for c in calls) <= REFUSALS else set(), items
+    )
+    assert [len(call) for call in calls] == [4, 2, 2, 2]  # refused in 1-3, taken in 4
+    assert all(big in call for call in calls)
+    assert [call[1] for call in calls[1:]] == ["k007", "k006", "k005"]  # the three kept back, one a retry
+    assert proxy.throttled == 0
+    assert writer.counts.items_put == len(items) and writer.counts.unprocessed_retries == REFUSALS
+    assert writer.counts.throttle_retries == 0
+
+
+def test_a_flush_that_gives_up_leaves_a_cursor_before_the_records_it_kept_back(proxy: FaultProxy) -> None:
+    """Records kept back are not yet written: a writer that gives up while it holds them must resume before them."""
+    from ddb_restore.errors import RetryBoundExceeded
+
+    big = f"k{BIG:03d}"
+    items = [item(i) for i in range(BIG - 4, BIG + 3)]
+    # The first call hands back the large item; from the second on, nothing fits: throttled until the bound.
+    calls, writer = writer_into(
+        proxy,
+        "CarriedCursor",
+        lambda calls: {big} if len(calls) == 1 else set(calls[-1]),
+        retry=RetryPolicy(max_total=10, clock=FakeClock(0.0, tick=1.0, moves_on_sleep=False)),
+    )
+    add_all(writer, items)
+    with pytest.raises(RetryBoundExceeded):
+        writer.flush()
+    written = {k for call in calls[:1] for k in call if k != big}
+    unwritten_lines = [n for n, it in enumerate(items, 1) if it["pk"]["S"] not in written]
+    assert len(written) == 3 and len(unwritten_lines) == 4  # two kept back, one carrier, the large item
+    assert writer.safe_cursor(len(items)) == min(unwritten_lines) - 1

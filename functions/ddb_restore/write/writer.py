@@ -122,6 +122,7 @@ class BatchWriter:
         self._unapplied_from: int | None = None  # line of the first record not yet known to be written
         self._paid: set[tuple[str, ...]] = set()  # keys of pending records the writer's rate already charged
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
+        self._held: list[Record] = []  # records a flush keeps back to carry what the table hands back
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -133,10 +134,13 @@ class BatchWriter:
             or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
             self._send(carry=True)
+        self._enqueue(record)
+
+    def _enqueue(self, record: Record) -> None:
         self._pending.append(record)
         self._keys.add(record.key)
-        self._bytes += size
-        if self._unapplied_from is None:
+        self._bytes += _wire_size(record)
+        if self._unapplied_from is None or record.line < self._unapplied_from:
             self._unapplied_from = record.line
 
     def safe_cursor(self, line: int) -> int:
@@ -163,10 +167,35 @@ class BatchWriter:
             self.progress(1, 0)
 
     def flush(self) -> None:
-        """Write everything queued. On return every queued record was applied or rejected."""
-        while self._pending:
-            self._send(carry=False)
+        """Write everything queued. On return every queued record was applied or rejected.
+
+        No new records come to carry a large write the table hands back here, so the last batch keeps its
+        smallest few (`_hold_back`) and each retry of what was handed back takes one of them: a try that finds
+        no room is handed back in part, not throttled whole (every call throttled whole in bench/partitions.py's
+        mixed cases was a lone large item at a flush)."""
+        self._hold_back()
+        if self._pending:
+            self._send(carry=bool(self._held))
+        while self._pending or self._held:
+            # One carrier with each retry of what was handed back; all that is left once nothing is.
+            for _ in range(min(1, len(self._held)) if self._pending else len(self._held)):
+                self._enqueue(self._held.pop())
+            self._send(carry=bool(self._held))
         self._unapplied_from = None
+
+    def _hold_back(self) -> None:
+        """Move the queue's `_CARRIERS` smallest records to `_held` when a write in it is larger than those
+        together (the writes a carrier can save from a whole-call throttle)."""
+        if len(self._pending) <= _CARRIERS:
+            return
+        smallest = sorted(self._pending, key=lambda r: write_units(r.size))[:_CARRIERS]
+        if max(write_units(r.size) for r in self._pending) <= sum(write_units(r.size) for r in smallest):
+            return
+        held = {r.key for r in smallest}
+        self._pending = [r for r in self._pending if r.key not in held]
+        self._keys -= held
+        self._bytes -= sum(_wire_size(r) for r in smallest)
+        self._held = smallest
 
     def _send(self, carry: bool) -> None:
         """Write the queued batch; with `carry`, items a call handed back after others got through stay queued, to
@@ -182,7 +211,7 @@ class BatchWriter:
         self._paid = set(self._keys)
         self._no_room = self._no_room and bool(left)
         self._bytes = sum(_wire_size(r) for r in left)
-        self._unapplied_from = min((r.line for r in left), default=None)
+        self._unapplied_from = min((r.line for r in (*left, *self._held)), default=None)
 
     def _write(
         self, batch: list[Record], carry: bool = False, paid: set[tuple[str, ...]] | None = None
