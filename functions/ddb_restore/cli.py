@@ -329,7 +329,7 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
     settings = RunSettings(
         clock=clock,
         retry=RetryPolicy(clock=clock, max_total=args.retry_seconds),
-        budget=WriteBudget(args.max_wcu, clock=clock, start_full=False) if args.max_wcu else None,
+        budget=WriteBudget(args.max_wcu, clock=clock, start_full=False, overdraw=True) if args.max_wcu else None,
         workers=fleet.count,
         revert=reverting,
         skip_newer=args.skip_newer,

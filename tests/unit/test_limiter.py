@@ -114,3 +114,29 @@ def test_drain_leaves_at_most_the_tokens_asked_and_below_zero_a_debt() -> None:
 def test_a_budget_that_is_not_positive_is_refused(rate: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         WriteBudget(rate, clock=FakeClock())
+
+
+def test_an_overdrawing_call_goes_at_once_and_the_next_waits_its_debt() -> None:
+    limiter = WriteBudget(100, burst_seconds=1.0, clock=FakeClock(moves_on_sleep=False), start_full=False,
+                          overdraw=True)  # fmt: skip
+    assert limiter.acquire(250) == 0.0  # nothing owed before it
+    assert limiter.acquire(10) == pytest.approx(2.5)  # waits the 250 off, not its own 10
+    assert limiter.acquire(10) == pytest.approx(2.6)  # and the one after waits both
+
+
+def test_an_overdrawing_call_refunded_holds_nobody_back() -> None:
+    fake = FakeClock()
+    limiter = WriteBudget(100, burst_seconds=1.0, clock=fake, start_full=False, overdraw=True)
+    limiter.acquire(250)
+    limiter.refund(250)  # the table refused it: nothing was written
+    assert limiter.acquire(10) == 0.0
+    assert fake.sleeps == []
+
+
+def test_an_overdrawing_budget_holds_a_steady_stream_to_its_rate() -> None:
+    fake = FakeClock()
+    limiter = WriteBudget(200, burst_seconds=1.0, clock=fake, start_full=False, overdraw=True)
+    start = fake.now
+    for _ in range(100):
+        limiter.acquire(50)
+    assert fake.now - start == pytest.approx(99 * 50 / 200)  # each call after the first waits for the one before

@@ -64,7 +64,7 @@ def apply_export(export: Export, target: Target, keep_alive: Callable[[], None])
     settings = RunSettings(
         clock=clock,
         retry=RetryPolicy(clock=clock),
-        budget=WriteBudget(target.max_wcu, clock=clock, start_full=False) if target.max_wcu else None,
+        budget=WriteBudget(target.max_wcu, clock=clock, start_full=False, overdraw=True) if target.max_wcu else None,
         workers=target.workers,
     )
     try:
