@@ -47,7 +47,7 @@ from .transform.options import add_transform_arguments, execution_input, pipelin
 from .verify.plan import read_plan
 from .verify.report import summary_line
 from .verify.runner import VerifySettings, verify
-from .write.budget import WriteBudget
+from .write.budget import run_budget
 from .write.clients import dynamodb_client, s3_client
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ def _run(args: argparse.Namespace, wired: Wiring) -> int:
     settings = RunSettings(
         clock=clock,
         retry=RetryPolicy(clock=clock, max_total=args.retry_seconds),
-        budget=WriteBudget(args.max_wcu, clock=clock, start_full=False, overdraw=True) if args.max_wcu else None,
+        budget=run_budget(args.max_wcu, clock),
         workers=fleet.count,
         revert=reverting,
         skip_newer=args.skip_newer,

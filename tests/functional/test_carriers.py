@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ddb_restore.errors import RetryBoundExceeded
 from ddb_restore.export.records import RecordParser
 from ddb_restore.retry import RetryPolicy
 from ddb_restore.write.rate import AdaptiveRate
@@ -122,8 +123,6 @@ def test_a_flush_keeps_small_records_back_to_carry_a_large_one_the_table_hands_b
 
 def test_a_flush_that_gives_up_leaves_a_cursor_before_the_records_it_kept_back(proxy: FaultProxy) -> None:
     """Records kept back are not yet written: a writer that gives up while it holds them must resume before them."""
-    from ddb_restore.errors import RetryBoundExceeded
-
     big = f"k{BIG:03d}"
     items = [item(i) for i in range(BIG - 4, BIG + 3)]
     # The first call hands back the large item; from the second on, nothing fits: throttled until the bound.

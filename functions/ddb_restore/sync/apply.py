@@ -24,7 +24,7 @@ from ..retry import RetryPolicy
 from ..verify.plan import read_plan
 from ..verify.report import summary_line
 from ..verify.runner import VerifySettings, verify
-from ..write.budget import WriteBudget
+from ..write.budget import run_budget
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,7 +64,7 @@ def apply_export(export: Export, target: Target, keep_alive: Callable[[], None])
     settings = RunSettings(
         clock=clock,
         retry=RetryPolicy(clock=clock),
-        budget=WriteBudget(target.max_wcu, clock=clock, start_full=False, overdraw=True) if target.max_wcu else None,
+        budget=run_budget(target.max_wcu, clock),
         workers=target.workers,
     )
     try:

@@ -12,7 +12,7 @@ import threading
 
 from ..clock import Clock
 
-__all__ = ["WriteBudget"]
+__all__ = ["WriteBudget", "run_budget"]
 
 
 class WriteBudget:
@@ -82,3 +82,9 @@ class WriteBudget:
         with self._lock:
             self._refill()
             self._tokens = min(self.capacity, self._tokens + units)
+
+
+def run_budget(max_wcu: float | None, clock: Clock) -> WriteBudget | None:
+    """A whole run's `--max-wcu` (run, sync), or None without one: empty at the start, overdrawn by each call
+    and paid by the next (see WriteBudget)."""
+    return WriteBudget(max_wcu, clock=clock, start_full=False, overdraw=True) if max_wcu else None

@@ -134,13 +134,14 @@ class BatchWriter:
             or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
             self._send(carry=True)
-        self._enqueue(record)
+        self._enqueue(record, size)
 
-    def _enqueue(self, record: Record) -> None:
+    def _enqueue(self, record: Record, size: int) -> None:
+        """Queue `record` (`size`: its `_wire_size`) in the batch being built."""
         self._pending.append(record)
         self._keys.add(record.key)
-        self._bytes += _wire_size(record)
-        if self._unapplied_from is None or record.line < self._unapplied_from:
+        self._bytes += size
+        if self._unapplied_from is None:
             self._unapplied_from = record.line
 
     def safe_cursor(self, line: int) -> int:
@@ -179,7 +180,8 @@ class BatchWriter:
         while self._pending or self._held:
             # One carrier with each retry of what was handed back; all that is left once nothing is.
             for _ in range(min(1, len(self._held)) if self._pending else len(self._held)):
-                self._enqueue(self._held.pop())
+                carrier = self._held.pop()
+                self._enqueue(carrier, _wire_size(carrier))
             self._send(carry=bool(self._held))
         self._unapplied_from = None
 
@@ -188,8 +190,9 @@ class BatchWriter:
         together (the writes a carrier can save from a whole-call throttle)."""
         if len(self._pending) <= _CARRIERS:
             return
-        smallest = sorted(self._pending, key=lambda r: write_units(r.size))[:_CARRIERS]
-        if max(write_units(r.size) for r in self._pending) <= sum(write_units(r.size) for r in smallest):
+        by_units = sorted(self._pending, key=lambda r: write_units(r.size))
+        smallest = by_units[:_CARRIERS]
+        if write_units(by_units[-1].size) <= sum(write_units(r.size) for r in smallest):
             return
         held = {r.key for r in smallest}
         self._pending = [r for r in self._pending if r.key not in held]
