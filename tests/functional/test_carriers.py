@@ -12,12 +12,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from ddb_restore.errors import RetryBoundExceeded
 from ddb_restore.export.records import RecordParser
 from ddb_restore.retry import RetryPolicy
+from ddb_restore.write.clients import dynamodb_client
 from ddb_restore.write.rate import AdaptiveRate
 from ddb_restore.write.writer import BatchWriter
 from support.clock import FakeClock
@@ -54,7 +54,7 @@ def writer_into(
         return [key not in refused for key in keys]
 
     proxy.admit_with(admit)
-    client = boto3.client("dynamodb", endpoint_url=proxy.endpoint)
+    client = dynamodb_client(endpoint_url=proxy.endpoint)  # as the writer's: botocore retries nothing itself
     table = create_table(client, name)
     clock = FakeClock()
     writer = BatchWriter(
