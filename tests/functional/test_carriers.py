@@ -55,11 +55,10 @@ def writer_into(
 
     proxy.admit_with(admit)
     client = dynamodb_client(endpoint_url=proxy.endpoint)  # as the writer's: botocore retries nothing itself
-    table = create_table(client, name)
     clock = FakeClock()
     writer = BatchWriter(
         client,
-        table,
+        create_table(client, name),
         KEYS,
         reject=lambda *r: pytest.fail(f"rejected {r}"),
         rate=AdaptiveRate(clock=clock),
@@ -68,9 +67,9 @@ def writer_into(
     return calls, writer
 
 
-def add_all(writer: BatchWriter, items: list[dict[str, Any]]) -> None:
+def add_all(writer: BatchWriter, items: list[dict[str, Any]], first_line: int = 1) -> None:
     parser = RecordParser(incremental=False, key_names=KEYS)
-    for n, it in enumerate(items, 1):
+    for n, it in enumerate(items, first_line):
         writer.add(parser.parse(json.dumps({"Item": it}).encode(), n))
 
 
@@ -139,3 +138,25 @@ def test_a_flush_that_gives_up_leaves_a_cursor_before_the_records_it_kept_back(p
     unwritten_lines = [n for n, it in enumerate(items, 1) if it["pk"]["S"] not in written]
     assert len(written) == 3 and len(unwritten_lines) == 4  # two kept back, one carrier, the large item
     assert writer.safe_cursor(len(items)) == min(unwritten_lines) - 1
+
+
+def test_room_for_a_refused_large_item_is_waited_for_from_its_refusal(proxy: FaultProxy) -> None:
+    """The writer says when its partition will have room (`ready_at`), so a runner worker steps its other files
+    meanwhile (spread.py); the call that then carries the item waits only for what is left of that time."""
+    big = f"k{BIG:03d}"
+    calls, writer = writer_into(proxy, "RoomFromRefusal", lambda calls: {big} if len(calls) == 1 else set())
+    clock = writer.retry.clock
+    assert isinstance(clock, FakeClock)
+    items = [item(i) for i in range(30)]
+    add_all(writer, items[:26])  # the 26th sends the first 25: the large item handed back
+    assert len(calls) == 1 and writer.counts.unprocessed_retries == 1
+    room = writer.ready_at - clock.monotonic()
+    assert room > 0
+    slept = len(clock.sleeps)
+    clock.now += room * 3 / 4  # the worker wrote its other files meanwhile
+    add_all(writer, items[26:], first_line=27)  # the third new record sends the large item with its carriers
+    assert len(calls) == 2 and big in calls[1]
+    assert clock.sleeps[slept] == pytest.approx(room / 4)  # then the new records' units at the writer's rate
+    writer.flush()
+    assert writer.ready_at == 0.0
+    assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []

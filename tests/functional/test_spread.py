@@ -18,6 +18,7 @@ import pytest
 import ddb_restore.restore.runner
 from ddb_restore.cli import main
 from ddb_restore.restore.spread import SharedQueue, interleave, spread_order
+from support.clock import FakeClock
 from support.compare import diff_tables, scan_items
 from support.dynalite import Dynalite
 from support.faultproxy import FaultProxy
@@ -52,23 +53,48 @@ def test_files_running_at_once_hit_half_the_slices_or_more(count: int, at_once: 
     assert min(slices_hit(order, s, at_once) for s in range(count - at_once + 1)) >= at_once // 2
 
 
-def steps(name: str, count: int, log: list[str]) -> Iterator[None]:
+def steps(name: str, count: int, log: list[str]) -> Iterator[float]:
     for i in range(count):
         log.append(f"{name}{i}")
-        yield
+        yield 0.0  # ready again at once
+
+
+def timed(name: str, ready: list[float], log: list[str]) -> Iterator[float]:
+    """A job whose step i is ready again at the clock's time ready[i] (its writer waits for room till then)."""
+    for i, at in enumerate(ready):
+        log.append(f"{name}{i}")
+        yield at
 
 
 def test_interleave_steps_its_jobs_in_turn_and_takes_new_ones_as_jobs_end() -> None:
     log: list[str] = []
     jobs = iter([steps("a", 2, log), steps("b", 3, log), steps("c", 1, log)])
-    interleave(jobs, width=2)
+    interleave(jobs, width=2, clock=FakeClock())
     assert log == ["a0", "b0", "a1", "b1", "b2", "c0"]
+
+
+def test_interleave_steps_the_other_jobs_while_one_waits_for_room() -> None:
+    log: list[str] = []
+    clock = FakeClock(now=0.0)
+    jobs = iter([timed("a", [1.0, 0.0], log), timed("b", [0.0, 0.0, 0.0], log)])
+    interleave(jobs, width=2, clock=clock)
+    assert log == ["a0", "b0", "b1", "b2", "a1"]  # a waits till 1.0; nobody slept: b had work
+    assert clock.sleeps == []
+
+
+def test_interleave_steps_the_job_ready_first_when_none_is_ready() -> None:
+    log: list[str] = []
+    jobs = iter([timed("a", [3.0, 0.0], log), timed("b", [2.0, 0.0], log)])
+    interleave(jobs, width=2, clock=FakeClock(now=0.0))
+    assert log == ["a0", "b0", "b1", "a1"]
 
 
 def test_a_shared_queue_hands_each_job_out_once() -> None:
     log: list[str] = []
     jobs = SharedQueue(steps(str(n), 50, log) for n in range(40))
-    threads = [threading.Thread(target=interleave, args=(jobs, 3)) for _ in range(4)]
+    threads = [
+        threading.Thread(target=interleave, args=(jobs,), kwargs={"clock": FakeClock(), "width": 3}) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -95,10 +121,10 @@ def test_the_runner_starts_files_spread_and_steps_them_in_turn(
         while True:
             stepped.append(index)
             try:
-                next(steps)
+                ready = next(steps)
             except StopIteration as done:
                 return done.value
-            yield
+            yield ready
 
     monkeypatch.setattr(ddb_restore.restore.runner, "chunk_steps", chunk_steps)
     model = PartitionModel(partitions=8, partition_wcu=100_000)

@@ -178,6 +178,7 @@ def test_room_for_a_refused_write_is_waited_for_at_the_paced_rate_without_a_char
         fake.now += 0.25
         rate.taken(200)  # the table took 800 a second: above the paced rate
     assert rate.room(342) == pytest.approx(342 / 400)
+    fake.now += 342 / 400  # the writer waits that long (writer.py)
     assert rate.acquire(200) == 0.0  # nothing charged: the bucket refilled meanwhile, up to its half second
     assert rate.acquire(40) == pytest.approx(0.1)
 
@@ -223,19 +224,36 @@ def test_what_the_table_took_is_measured_over_a_second_and_the_last_few_answers(
     assert took.per_second() > 0
 
 
-def test_writes_are_handed_back_for_want_of_room_only_when_each_is_larger_than_all_taken() -> None:
+def test_writes_are_handed_back_for_want_of_room_when_each_is_larger_than_the_smaller_ones_taken() -> None:
     assert no_room(MIXED, [342])  # 24 small ones taken, the large one not
     assert not no_room(MIXED, MIXED)  # nothing taken: a full refusal, not a lack of room for one item
-    assert not no_room([342, 342] + [1] * 23, [342])  # a large one was taken: the partition is full
+    assert no_room([342] * 4 + [1] * 21, [342] * 3)  # one large one taken beside them: still room for one at a time
+    assert not no_room([342, 342], [342])  # no smaller write taken: nothing says the partition had room
     assert not no_room(SMALL, [1] * 5)  # small writes handed back: the partition is full
+    assert not no_room([60] + [50] * 5, [60])  # 250 units of smaller writes taken: room for 60 was there
 
 
 def test_a_call_taken_whole_after_waiting_for_room_lets_the_rate_grow() -> None:
     rate, fake = limiter(100, growth=0.4)
     rate.throttled()  # 70
     waited = rate.room(35)  # 35 / 35 (half the paced rate: the table took nothing lately)
+    fake.now += waited  # the writer waits that long (writer.py)
     rate.taken(35)
     assert rate.rate == pytest.approx(70 * math.exp(0.4 * waited))  # or one with only retries never grows
+
+
+def test_a_wait_for_room_still_counts_as_held_when_the_call_s_new_writes_wait_for_nothing() -> None:
+    rate, fake = limiter(100, growth=0.4)
+    rate.throttled()  # 70
+    fake.now += rate.room(35) + 1  # the writer stepped other files meanwhile: the bucket has refilled
+    assert rate.acquire(3) == 0.0  # the carriers, paid from the bucket
+    rate.taken(38)
+    assert rate.rate is not None and rate.rate > 70
+    fake.now += 1
+    assert rate.acquire(3) == 0.0
+    before = rate.rate
+    rate.taken(3)  # nothing held this one back: no growth
+    assert rate.rate == before
 
 
 def grown(start: float, seconds: int, **kw: float) -> float:

@@ -6,8 +6,10 @@ records and flushes its writer before returning, so the cursor it returns — th
 rejected — is exact, and the next chunk resumes at the following line. Writes are idempotent, so a chunk
 that dies before returning is simply run again from the previous cursor.
 
-`chunk_steps` is the same chunk as a generator that pauses every few lines: the runner's workers
-(spread.py) step several files' chunks in turn so their writes reach several partitions at once.
+`chunk_steps` is the same chunk as a generator that pauses every few lines, and as soon as the table refuses
+a write, yielding when its writer is ready again (`BatchWriter.ready_at`): the runner's workers (spread.py)
+step several files' chunks in turn so their writes reach several partitions at once, and step the others
+while one waits for room.
 
 With a reorder `window` (records; 0: off), a chunk reads up to that many records (and at most
 `WINDOW_BYTES` of items) before writing any, then writes them ordered by a hash of their key, so that a file
@@ -84,7 +86,7 @@ def chunk_steps(
     winners: Winners | None = None,
     transform: Pipeline | None = None,
     window: int = 0,
-) -> Generator[None, None, ChunkResult]:
+) -> Generator[float, None, ChunkResult]:
     """Apply the file's records after line `start_line` until the file ends or `should_stop(lines)` says so.
 
     `should_stop` is asked every few lines with the number of lines this chunk has read so far. `winners`
@@ -104,6 +106,7 @@ def chunk_steps(
         try:
             with closing(read_lines(folder, file, start_line)) as lines:
                 for line_no, text in lines:
+                    before = writer.ready_at
                     try:
                         record = parser.parse(text, line_no)
                     except RecordError as err:
@@ -121,8 +124,8 @@ def chunk_steps(
                     if window and (stop or len(held) >= window or held_bytes >= WINDOW_BYTES):
                         yield from _write_window(writer, held, transform)
                         held, held_bytes, boundary = [], 0, line
-                    elif line_no % _STEP_LINES == 0:
-                        yield
+                    elif line_no % _STEP_LINES == 0 or writer.ready_at > before:
+                        yield writer.ready_at
                     if stop:
                         writer.flush()
                         return ChunkResult(line, False, writer.counts)
@@ -160,11 +163,12 @@ def _add(writer: BatchWriter, record: Record, transform: Pipeline | None) -> Non
 
 def _write_window(
     writer: BatchWriter, records: list[Record], transform: Pipeline | None
-) -> Generator[None, None, None]:
+) -> Generator[float, None, None]:
     """Write a window's records ordered by a hash of their key (stable: one key's records keep their order),
     pausing every step; on return all are applied or rejected."""
     for n, record in enumerate(sorted(records, key=lambda r: zlib.crc32("\0".join(r.key).encode())), 1):
+        before = writer.ready_at
         _add(writer, record, transform)
-        if n % _STEP_LINES == 0:
-            yield
+        if n % _STEP_LINES == 0 or writer.ready_at > before:
+            yield writer.ready_at
     writer.flush()

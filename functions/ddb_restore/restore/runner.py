@@ -83,7 +83,7 @@ def _restore_file(
     progress: Callable[[int, int], None],
     winners: Winners,
     worker: _WorkerRate,
-) -> Generator[None, None, None]:
+) -> Generator[float, None, None]:
     """Write one file chunk by chunk into `result`, pausing between steps (see spread.py)."""
     url = export.folder.url(file.name)
     writer = BatchWriter(
@@ -183,7 +183,9 @@ def restore(
             for file, result in spread_order(list(zip(export.files, export_results, strict=True)))
         )
         with ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="writer") as pool:
-            for future in [pool.submit(interleave, jobs) for _ in range(max(1, settings.workers))]:
+            for future in [
+                pool.submit(interleave, jobs, clock=settings.clock) for _ in range(max(1, settings.workers))
+            ]:
                 future.result()
         failed_before = any(r.status != "done" for r in export_results)
     return [r for export_results in results for r in export_results]

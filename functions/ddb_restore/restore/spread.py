@@ -12,14 +12,17 @@ rest of the table idle (bench/partitions.py: 0.29 of the capacity).
 - `interleave` is the body of one runner worker: it keeps several files open and writes a step of each in
   turn, so one worker's calls go to several partitions. Each file keeps its own reader, writer and cursor;
   only the order of their steps is shared, so cursors and resume are as exact as with one file per worker.
+  A file whose partition just refused a write waits for room (write/rate.py) while the worker steps the
+  others: a worker asleep for one file's large item left its other partitions, and the budget, idle.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
+
+from ..clock import Clock
 
 __all__ = ["FILES_PER_WORKER", "spread_order", "interleave", "SharedQueue"]
 
@@ -50,22 +53,28 @@ class SharedQueue(Iterator[T]):
             return next(self._items)
 
 
-def interleave(jobs: Iterator[Iterator[None]], width: int = FILES_PER_WORKER) -> None:
-    """Run up to `width` jobs (each a generator that yields between its steps) one step each in turn, taking
-    the next job from `jobs` whenever one ends, until all have ended."""
-    active: deque[Iterator[None]] = deque()
+def interleave(jobs: Iterator[Iterator[float]], *, clock: Clock, width: int = FILES_PER_WORKER) -> None:
+    """Run up to `width` jobs one step each in turn, taking the next job from `jobs` whenever one ends, until
+    all have ended. Each step yields the clock's time before which the job's next one would only wait (its
+    writer's room for writes the table refused; 0: none): the turn passes over a job not ready yet to the
+    next one that is, and when none is, goes to the one ready first."""
+    active: list[tuple[Iterator[float], float]] = []  # (job, ready at), in turn order
     exhausted = False
     while True:
         while not exhausted and len(active) < width:
             try:
-                active.append(next(jobs))
+                active.append((next(jobs), 0.0))
             except StopIteration:
                 exhausted = True
         if not active:
             return
-        job = active.popleft()
+        now = clock.monotonic()
+        turn = next((i for i, (_, ready) in enumerate(active) if ready <= now), None)
+        if turn is None:
+            turn = min(range(len(active)), key=lambda i: active[i][1])
+        job, _ = active.pop(turn)
         try:
-            next(job)
+            ready = next(job)
         except StopIteration:
             continue
-        active.append(job)
+        active.append((job, ready))

@@ -14,17 +14,17 @@ into a table that has just said no. This limiter is fed what the table answered,
   at 400 stayed at a tenth of it, and took 6 s to grow back once the other's files were done (bench/README.md,
   1 KB items: 0.78-0.87 of the capacity). An increase the same for all brings their shares together, as
   TCP's additive increase does;
-- a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut`
-  (0.9 ×) and no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call
-  whose writes handed back are each larger than all it took says only that a partition had no room for that
-  item: it cuts by `cut`. The cut starts from the higher of the paced rate and what the table took from this
-  writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every
-  refusal of a 350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
+- a call handed back in part cuts the rate by the share of its writes the table took, by no less than `cut` (0.9 ×) and
+  no more than `deepest_cut` (0.7 ×, as botocore's CUBIC and on a whole-call throttle). A call whose writes handed back
+  are each larger than the smaller writes it took together says only that a partition had no room for such an item
+  (`no_room`): it cuts by `cut`. The cut starts from the higher of the paced rate and what the table took from this
+  writer lately (`RecentRate`): the table gave at least that. Cutting from the paced rate alone, on every refusal of a
+  350 KB item, left workers at 50-90 units a second, waiting 10-16 s to retry (bench/README.md);
 - a write is charged to this rate once (writer.py): its retry is not charged again (the run's budget is
-  charged at each send and refunded what the table hands back). Before a call carrying writes the table
-  refused, `room` waits as long as the table takes to give them (the largest, when they were handed back for
-  want of room: a partition takes one at a time): at the lower of the paced rate and what it took lately,
-  never below half the paced rate (a wait measured on the writer's own idle time would feed on itself).
+  charged at each send and refunded what the table hands back). A call carrying writes the table refused
+  waits, from the refusal, as long as the table takes to give them (`room`; the largest, when they were handed
+  back for want of room: a partition takes one at a time): at the lower of the paced rate and what it took
+  lately, never below half the paced rate (a wait measured on the writer's own idle time would feed on itself).
   After any refusal nothing saved up goes at once into the table that said no: the bucket is emptied.
 
 Each sending thread has its own (a Lambda has one; the local runner one per worker), sharing nothing: the
@@ -48,11 +48,17 @@ _KEEP_CALLS = 4
 
 
 def no_room(sent: list[int], left: list[int]) -> bool:
-    """Whether a call (`sent`: its writes' units) handed back `left` for want of room: the table took some of
-    it, and each write handed back is larger than all it took. Its partition had no room for a large item then,
-    which says little of the rate; small writes handed back say the partition is full."""
-    taken = sum(sent) - sum(left)
-    return 0 < taken < min(left)
+    """Whether a call (`sent`: its writes' units) handed back `left` for want of room: the table took writes
+    smaller than those it handed back, and each handed back is larger than those together. A partition had no
+    room for a large item then, which says little of the rate; small writes handed back say the partition is
+    full. A large write taken beside those handed back leaves it a want of room: counted as a full table, the
+    next try waited for room for all the large writes at once, though a partition takes one at a time."""
+    smallest = min(left)
+    taken = list(sent)
+    for units in left:
+        taken.remove(units)
+    smaller = [units for units in taken if units < smallest]
+    return bool(smaller) and smallest > sum(smaller)
 
 
 class RecentRate:
@@ -137,19 +143,20 @@ class AdaptiveRate:
         return self._bucket.rate if self._bucket else self._sent.per_second()
 
     def acquire(self, units: int) -> float:
-        """Wait until `units` are paid for at the current rate (a debt is paid before the call goes)."""
+        """Wait until `units` are paid for at the current rate (a debt is paid before the call goes). A wait
+        here or for room (`room`) since the table's last answer marks the call as held back by this limiter."""
         waited = self._bucket.acquire(units) if self._bucket else 0.0
-        self._held = waited > 0
+        self._held = self._held or waited > 0
         self._sent.add(units)
         return waited
 
     def room(self, units: int) -> float:
-        """Before a call carrying writes the table refused, `units` what they need (writer.py): wait as long as
-        the table takes to give that many (see the module docstring); nothing is charged. Return the wait."""
+        """After the table refused writes of `units` (what they need, writer.py): the seconds it takes to give
+        that many (see the module docstring), which their next call waits from now; nothing is charged. The
+        writer keeps the time, so that a runner worker writes its other files meanwhile (spread.py)."""
         paced = self._paced()
         given = max(self.floor, min(paced, max(paced / 2, self._taken.per_second())))
-        self._clock.sleep(units / given)
-        self._held = True  # the limiter held the writer back: a call then taken whole lets the rate grow
+        self._held = True  # the limiter holds the writer back: a call then taken whole lets the rate grow
         return units / given
 
     def taken(self, units: int) -> None:
@@ -158,12 +165,14 @@ class AdaptiveRate:
         if self._bucket and self._held:
             seconds = self._clock.monotonic() - self._changed
             self._set(self._bucket.rate * math.exp(self.growth * seconds) + self.growth * self.share * seconds)
+        self._held = False
 
     def unprocessed(self, sent: list[int], left: list[int]) -> None:
         """The table took some of a call's writes and handed back `left` (their units; `sent`: the call's):
         the rate is cut (see the module docstring) and the bucket emptied."""
         taken = sum(sent) - sum(left)
         self._taken.add(taken)
+        self._held = False
         cut = self.cut if no_room(sent, left) else min(self.cut, max(self.deepest_cut, 1 - len(left) / len(sent)))
         self._set(max(self._paced(), self._taken.per_second()) * cut).drain(to=0.0)
 
@@ -171,4 +180,5 @@ class AdaptiveRate:
         """The table refused the whole call: the rate is cut, and the bucket emptied."""
         paced = self._paced()
         self._taken.add(0)
+        self._held = False
         self._set(paced * self.deepest_cut).drain(to=0.0)

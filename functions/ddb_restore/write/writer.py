@@ -123,6 +123,7 @@ class BatchWriter:
         self._paid: set[tuple[str, ...]] = set()  # keys of pending records the writer's rate already charged
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
         self._held: list[Record] = []  # records a flush keeps back to carry what the table hands back
+        self._room_at = 0.0  # the clock's time from which the table has room for the writes it refused (rate.room)
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -143,6 +144,12 @@ class BatchWriter:
         self._bytes += size
         if self._unapplied_from is None:
             self._unapplied_from = record.line
+
+    @property
+    def ready_at(self) -> float:
+        """When a call of what is queued may go without waiting for room (the clock's monotonic time; 0: now). A
+        runner worker steps its other files until then (spread.interleave), instead of sleeping for this one's."""
+        return self._room_at if self._paid else 0.0
 
     def safe_cursor(self, line: int) -> int:
         """The cursor to resume from after a failure: `line`, or just before the first unwritten record."""
@@ -240,6 +247,7 @@ class BatchWriter:
                 if self._failed(error, units, streak, "BatchWriteItem") == "ValidationException":
                     self._isolate(pending, error)  # type: ignore[arg-type]  # a ClientError
                     return []
+                self._room_for(units)
                 continue
             self.counts.batches += 1
             leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -267,19 +275,26 @@ class BatchWriter:
                     self.rate.unprocessed(sent, left)
                 self.counts.unprocessed_retries += 1
                 streak.wait(f"{len(pending)} UnprocessedItems")
+                self._room_for(max(left) if self._no_room else sum(left))
                 if carry and done:
                     return pending
         return []
 
+    def _room_for(self, units: int) -> None:
+        """After a refusal: the writes refused, which need `units` (the largest, when they were handed back for want
+        of room: a partition takes one at a time; all of them when the table was full), go once the table has
+        had the time to give that many at the writer's rate (rate.room)."""
+        if self.rate:
+            self._room_at = self.retry.clock.monotonic() + self.rate.room(units)
+
     def _pay(self, pending: list[Record], sent: list[int], paid: set[tuple[str, ...]]) -> None:
-        """Wait before a call of `pending` (`sent`: their units): for room for the writes the table refused
-        before (their keys in `paid`) — the largest, when they were handed back for want of room (a partition
-        takes one at a time), or all of them when the table was full — then for the units of the others at the
-        writer's rate (which charges a write once), and for all of them within the run's budget (which charges
-        every send, and is refunded what the table hands back)."""
+        """Wait before a call of `pending` (`sent`: their units): until there is room for the writes the table
+        refused before (their keys in `paid`; `_room_for`), then for the units of the others at the writer's
+        rate (which charges a write once), and for all of them within the run's budget (which charges every
+        send, and is refunded what the table hands back)."""
         carried = [u for r, u in zip(pending, sent, strict=True) if r.key in paid]
-        if carried and self.rate:
-            self.rate.room(max(carried) if self._no_room else sum(carried))
+        if carried and (wait := self._room_at - self.retry.clock.monotonic()) > 0:
+            self.retry.clock.sleep(wait)
         self._acquire(sum(sent), fresh=sum(sent) - sum(carried))
 
     def _acquire(self, units: int, fresh: int | None = None) -> None:
