@@ -160,3 +160,41 @@ def test_room_for_a_refused_large_item_is_waited_for_from_its_refusal(proxy: Fau
     writer.flush()
     assert writer.ready_at == 0.0
     assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []
+
+
+def test_a_flush_pauses_while_the_table_has_no_room_for_what_it_handed_back(proxy: FaultProxy) -> None:
+    """At a file's end too, a runner worker steps its other files while this one waits for room: the flush
+    yields the time from which there is room (`flush_steps`), and the retry then waits for nothing more."""
+    big = f"k{BIG:03d}"
+    calls, writer = writer_into(proxy, "FlushPauses", lambda calls: {big} if len(calls) == 1 else set())
+    clock = writer.retry.clock
+    assert isinstance(clock, FakeClock)
+    items = [item(i) for i in range(BIG - 4, BIG + 3)]
+    add_all(writer, items)
+    steps = writer.flush_steps()
+    ready = next(steps)  # the first call handed the large item back
+    assert len(calls) == 1 and ready > clock.monotonic()
+    slept = len(clock.sleeps)
+    clock.now = ready  # the worker wrote its other files meanwhile
+    assert list(steps) == []
+    assert clock.sleeps[slept:] == []  # no wait left for the room, nor for the carrier's one unit (bucket refilled)
+    assert [len(call) for call in calls] == [4, 2, 2] and big in calls[1]  # with a carrier; then the other two
+    assert diff_tables(items, scan_items(writer.client, writer.table), KEYS) == []
+
+
+def test_a_call_throttled_whole_goes_back_to_the_writer_and_its_retries_still_end_at_the_bound(
+    proxy: FaultProxy,
+) -> None:
+    """A throttled batch goes back to the writer's queue (its caller waits for room), so the streak of retries
+    without progress is the writer's, not the call's: it still ends at the policy's bound."""
+    calls, writer = writer_into(
+        proxy,
+        "ThrottledBack",
+        lambda calls: set(calls[-1]),  # nothing fits, ever
+        retry=RetryPolicy(max_total=10, clock=FakeClock(0.0, tick=1.0, moves_on_sleep=False)),
+    )
+    with pytest.raises(RetryBoundExceeded):
+        add_all(writer, [item(i) for i in range(60) if i != BIG])
+    assert 1 < len(calls) <= 12 and all(len(call) == 25 for call in calls)
+    assert writer.counts.throttle_retries == len(calls) and writer.counts.items_put == 0  # the last one gave up
+    assert writer.safe_cursor(60) == 0

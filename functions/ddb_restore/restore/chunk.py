@@ -127,7 +127,7 @@ def chunk_steps(
                     elif line_no % _STEP_LINES == 0 or writer.ready_at > before:
                         yield writer.ready_at
                     if stop:
-                        writer.flush()
+                        yield from writer.flush_steps()
                         return ChunkResult(line, False, writer.counts)
         except DataFileError:
             # The records before the break are valid: write them (in file order), then report the file.
@@ -171,4 +171,4 @@ def _write_window(
         _add(writer, record, transform)
         if n % _STEP_LINES == 0 or writer.ready_at > before:
             yield writer.ready_at
-    writer.flush()
+    yield from writer.flush_steps()

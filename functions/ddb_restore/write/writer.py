@@ -18,7 +18,7 @@ items stand alone; those go to the rejects output with DynamoDB's reason, everyt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +124,9 @@ class BatchWriter:
         self._no_room = False  # the last call handed back large writes for want of room (rate.no_room)
         self._held: list[Record] = []  # records a flush keeps back to carry what the table hands back
         self._room_at = 0.0  # the clock's time from which the table has room for the writes it refused (rate.room)
+        # One streak of retries for the writer, not one per call: a throttled batch goes back to its caller to wait
+        # for room while the runner steps other files (`_write`), and its retries still end at the policy's bound.
+        self._streak = retry.streak()
 
     def add(self, record: Record) -> None:
         """Queue a record; a full batch (or one that already holds this key) is written first."""
@@ -134,7 +137,7 @@ class BatchWriter:
             or record.key in self._keys
             or self._bytes + size > _BATCH_BYTES_BUDGET
         ):
-            self._send(carry=True)
+            self._send()
         self._enqueue(record, size)
 
     def _enqueue(self, record: Record, size: int) -> None:
@@ -175,7 +178,14 @@ class BatchWriter:
             self.progress(1, 0)
 
     def flush(self) -> None:
-        """Write everything queued. On return every queued record was applied or rejected.
+        """Write everything queued. On return every queued record was applied or rejected (`flush_steps` run to
+        its end: each wait for room is slept)."""
+        for _ in self.flush_steps():
+            pass
+
+    def flush_steps(self) -> Generator[float, None, None]:
+        """`flush`, pausing after each call the table refused in whole or in part, with the time from which
+        its partition has room for what it refused (`ready_at`): a runner worker steps its other files until then.
 
         No new records come to carry a large write the table hands back here, so the last batch keeps its
         smallest few (`_hold_back`) and each retry of what was handed back takes one of them: a try that finds
@@ -183,13 +193,15 @@ class BatchWriter:
         mixed cases was a lone large item at a flush)."""
         self._hold_back()
         if self._pending:
-            self._send(carry=bool(self._held))
+            self._send()
         while self._pending or self._held:
+            if self._pending:
+                yield self.ready_at
             # One carrier with each retry of what was handed back; all that is left once nothing is.
             for _ in range(min(1, len(self._held)) if self._pending else len(self._held)):
                 carrier = self._held.pop()
                 self._enqueue(carrier, _wire_size(carrier))
-            self._send(carry=bool(self._held))
+            self._send()
         self._unapplied_from = None
 
     def _hold_back(self) -> None:
@@ -207,16 +219,17 @@ class BatchWriter:
         self._bytes -= sum(_wire_size(r) for r in smallest)
         self._held = smallest
 
-    def _send(self, carry: bool) -> None:
-        """Write the queued batch; with `carry`, items a call handed back after others got through stay queued, to
-        go with the next records: a call then rarely holds only what the table just refused (a lone large item
-        meets whole-call throttles until its partition has refilled). While writes handed back for want of room
+    def _send(self) -> None:
+        """Send the queued batch once (`_write` with `carry`); what the table did not take stays queued, to go
+        with the next records once there is room for it: a call then rarely holds only what the table just
+        refused (a lone large item meets whole-call throttles until its partition has refilled), and a runner
+        worker steps its other files while this one waits (`ready_at`). While writes handed back for want of room
         (rate.no_room) are queued, a call takes at most `_CARRIERS` new records (`add`): each try of a refused
         large item carries a few small writes, so a try that finds no room is handed back in part, not throttled
         whole, and the small records last to carry the later tries instead of running out first and leaving the
         large ones to go alone (bench/README.md, partitions.py: mixed items)."""
         batch, self._pending, self._keys, self._bytes = self._pending, [], set(), 0
-        left = self._write(batch, carry, paid=self._paid)
+        left = self._write(batch, carry=True, paid=self._paid)
         self._pending, self._keys = left, {r.key for r in left}
         self._paid = set(self._keys)
         self._no_room = self._no_room and bool(left)
@@ -227,12 +240,13 @@ class BatchWriter:
         self, batch: list[Record], carry: bool = False, paid: set[tuple[str, ...]] | None = None
     ) -> list[Record]:
         """Write `batch` (the keys in `paid` already charged to the writer's rate); return what is left to
-        write: nothing, or with `carry` the items a call handed back after some of it got through (counted and
-        waited for as an UnprocessedItems retry)."""
+        write: nothing, or with `carry` what the first call the table refused in whole or in part did not
+        write (counted and backed off as its retry; its room kept for `_pay`). Without `carry`, retry until all
+        is written."""
         if self.skip_newer:
             self._write_conditional(batch)
             return []
-        streak = self.retry.streak()
+        streak = self._streak
         pending = batch
         paid = paid or set()
         while pending:
@@ -248,6 +262,8 @@ class BatchWriter:
                     self._isolate(pending, error)  # type: ignore[arg-type]  # a ClientError
                     return []
                 self._room_for(units)
+                if carry:
+                    return pending  # its caller waits for the room (a runner worker meanwhile steps other files)
                 continue
             self.counts.batches += 1
             leftovers = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -276,7 +292,7 @@ class BatchWriter:
                 self.counts.unprocessed_retries += 1
                 streak.wait(f"{len(pending)} UnprocessedItems")
                 self._room_for(max(left) if self._no_room else sum(left))
-                if carry and done:
+                if carry:
                     return pending
         return []
 
@@ -335,7 +351,7 @@ class BatchWriter:
         stays as it is. A delete carries no attribute to compare and is applied as it is."""
         assert self.skip_newer is not None
         for record in batch:
-            streak = self.retry.streak()
+            streak = self._streak
             extra: dict[str, Any] = {}
             item = record.item  # converted for botocore's serialiser once, not per attempt
             value = item.get(self.skip_newer)
