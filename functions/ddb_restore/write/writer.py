@@ -351,7 +351,7 @@ class BatchWriter:
         stays as it is. A delete carries no attribute to compare and is applied as it is."""
         assert self.skip_newer is not None
         for record in batch:
-            streak = self._streak
+            streak = self.retry.streak()
             extra: dict[str, Any] = {}
             item = record.item  # converted for botocore's serialiser once, not per attempt
             value = item.get(self.skip_newer)
