@@ -6,7 +6,10 @@ working one file at a time drives about one partition; no local DynamoDB shows t
 the table's side: N partitions, each a token bucket of write units per second (1 KB rounding per item, as
 DynamoDB charges), plus the table's total; put in front of dynalite with `FaultProxy.admit_with`, the
 writes whose partition (or the table) is out of units come back in `UnprocessedItems`, and a call of
-which none fits fails with ProvisionedThroughputExceededException.
+which none fits fails with ProvisionedThroughputExceededException. A `table_wcu` below the partitions' sum
+is DynamoDB's adaptive capacity: any partition may take more than the total's even share, up to its own
+limit (1,000 WCU/s in AWS), while the table's total holds; with the default, the sum, each partition is held
+to its share, which no DynamoDB table does (a stricter model: bench/README.md, the stress cases).
 
     model = PartitionModel(partitions=8, partition_wcu=250)
     with Dynalite() as d, FaultProxy(d.endpoint) as proxy:
