@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--verify", action="store_true", help="after the restore, verify the table (verify.json)")
     start.add_argument("--max-rcu", type=_positive, help="read units per second for the whole verify")
     _add_prewarm_option(start)
+    _add_reorder_option(start, default=None)
     start.add_argument("--no-wait", action="store_true", help="print the execution ARN and return")
     start.add_argument("--poll-seconds", type=_positive, default=5.0, help="how often to look (default 5)")
     add_transform_arguments(start)
@@ -262,10 +263,15 @@ def _add_write_options(command: argparse.ArgumentParser) -> None:
         "(conditional single-item writes: for tables that also take live writes)",
     )
     command.add_argument("--dry-run", action="store_true", help="check everything and print the plan; write nothing")
+    _add_reorder_option(command, default=0)
+
+
+def _add_reorder_option(command: argparse.ArgumentParser, default: int | None) -> None:
+    """--reorder-window, for `run` (0) and `start` (None: left out of the input, so the plan's default, 0, holds)."""
     command.add_argument(
         "--reorder-window",
         type=_count,
-        default=0,
+        default=default,
         metavar="N",
         help="write each file's records N at a time in an order spread over the keyspace, for a target with "
         "more partitions than the source (default 0: file order)",
@@ -467,6 +473,7 @@ def _start(args: argparse.Namespace, wired: Wiring) -> int:
         "verify": args.verify or None,
         "maxRcu": args.max_rcu,
         "prewarm": args.prewarm or None,
+        "reorderWindow": args.reorder_window,
     }
     s3 = wired.s3(session)
     exports = expand_exports(args.exports, s3)

@@ -18,7 +18,7 @@ from ddb_restore.cli import main
 from ddb_restore.restore.spread import spread_order
 from support.capacity import CapacityDouble
 from support.compare import diff_tables, scan_items
-from support.partitions import create_provisioned_table
+from support.partitions import create_provisioned_table, partition_of, write_partitioned_export
 from support.sample import full_records, sample_items, upload_folder, write_export
 from support.sfn_local import LocalAws, deploy_template, local_aws, new_containers, publish_stack, wait_for_execution
 from support.tables import KEYS, create_table
@@ -103,6 +103,34 @@ def test_the_input_s_max_concurrency_overrides_the_plan_s_choice(aws: LocalAws, 
     assert "files at once: 2 (maxConcurrency from the input), in an order spread over the keyspace" in run_json(
         deployed, "given", "plan.json"
     )
+
+
+def test_start_s_reorder_window_reaches_the_writers_which_spread_each_file_s_batches(
+    aws: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = [{"pk": {"S": f"user#{i}"}, "sk": {"N": "1"}} for i in range(400)]
+    write_partitioned_export(tmp_path / "src", items, files=1, export_id=EXPORT_ID)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    upload_folder(s3, tmp_path / "src", BUCKET, "")
+    batches: dict[str, list[set[int]]] = {"Orders-a": [], "Orders-b": []}
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        ((table, requests),) = json.loads(params["body"])["RequestItems"].items()
+        batches[table].append({partition_of(r["PutRequest"]["Item"]["pk"], 4) for r in requests})
+
+    _common.dynamodb_as(None).meta.events.register("before-call.dynamodb.BatchWriteItem", seen)
+    deployed = deploy_template(TEMPLATE, {"ExportBucketName": BUCKET, "TargetTable": "Orders-*"})
+    publish_stack(deployed, "sam-app")
+    for table, window in (("Orders-a", "0"), ("Orders-b", "400")):
+        create_table(boto3.client("dynamodb"), table)
+        args = ["--table", table, "--reorder-window", window, "--poll-seconds", "0.2"]
+        assert main(["start", f"s3://{BUCKET}/{EXPORT}", "--stack-name", "sam-app", *args]) == 0, capsys.readouterr()
+        assert diff_tables(items, scan_items(boto3.client("dynamodb"), table), KEYS) == []
+    in_order, spread = batches["Orders-a"], batches["Orders-b"]
+    assert len(in_order) == len(spread) == 16
+    assert sum(len(b) == 1 for b in in_order) >= len(in_order) - 4  # in file order, a batch hits one of 4 partitions
+    assert all(len(b) >= 3 for b in spread)  # in the window's order, three or four of them
 
 
 def test_prewarm_raises_warm_throughput_and_waits_for_it_before_the_first_write(aws: LocalAws, tmp_path: Path) -> None:

@@ -158,8 +158,9 @@ def test_a_failed_file_fails_the_restore_and_a_second_run_finishes_without_redoi
         ({"transform": {"drop": ["pk"]}}, "--drop-attribute pk: dropping the table's key attribute"),
         ({"transformKey": "exports/no-such-file.py"}, "transformKey 'exports/no-such-file.py' cannot be read"),
         ({"verify": True, "transform": {"drop": ["note"]}}, '"verify" compares the table with the exports as they are'),
+        ({"reorderWindow": "5000"}, "reorderWindow must be a whole number of records (0: file order), got '5000'"),
     ],
-    ids=["other-bucket", "other-table", "bad-budget", "drop-key", "no-transform-file", "verify-transformed"],
+    ids=["other-bucket", "other-table", "bad-budget", "drop-key", "no-transform-file", "verify-transformed", "window"],
 )
 def test_the_plan_refuses_bad_input_before_anything_is_written(
     aws: LocalAws, tmp_path: Path, extra: dict[str, Any], message: str

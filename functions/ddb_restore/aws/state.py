@@ -64,6 +64,7 @@ class ExecutionInput(TypedDict, total=False):
     transform: TransformSpec  # the built-ins: {"drop": [...], "mask": [...], "rename": {OLD: NEW}}
     transformKey: str  # a transform file's key in the export bucket (under the stack's ExportPrefix)
     prewarm: bool  # raise an on-demand table's warm throughput to the planned rate before the first write
+    reorderWindow: int  # records of a file written in a spread order (restore/chunk.py); 0: file order
 
 
 class PlanEvent(ExecutionInput, total=False):
@@ -117,6 +118,7 @@ class Run(TypedDict):
     verify: NotRequired[bool]
     maxRcu: NotRequired[float | None]
     transform: NotRequired[RunTransform | None]
+    reorderWindow: NotRequired[int]  # the input's, or the stack's REORDER_WINDOW (0: file order)
 
 
 class PlanResult(TypedDict):

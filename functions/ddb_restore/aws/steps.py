@@ -99,6 +99,16 @@ def _positive(event: PlanEvent, name: str, default: float | None) -> float | Non
     return float(value)
 
 
+def _window(event: PlanEvent, default: int) -> int:
+    """The input's reorderWindow: a whole number of records, 0 for file order."""
+    value = event.get("reorderWindow")
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"reorderWindow must be a whole number of records (0: file order), got {value!r}")
+    return value
+
+
 def plan_execution(
     event: PlanEvent, settings: StackSettings, s3: S3Client, dynamodb: DynamoDBClient, *, clock: Clock
 ) -> PlanResult:
@@ -192,6 +202,7 @@ def plan_execution(
             "verify": bool(event.get("verify")),  # then the verify steps (verifying.py) follow the last export
             "maxRcu": _positive(event, "maxRcu", None),
             "transform": run_transform,
+            "reorderWindow": _window(event, settings.reorder_window),
         },
         "current": described[0],
         "plan": lines,
@@ -297,7 +308,7 @@ def write_file_chunk(
                 should_stop,
                 winners,
                 run_pipeline(run, s3),
-                settings.reorder_window,
+                run.get("reorderWindow", settings.reorder_window),
             )
             state.update(
                 {"cursor": chunk.line, "done": chunk.done, "status": "done" if chunk.done else "running", "stalls": 0}
