@@ -16,9 +16,8 @@ is throttled; the buckets start empty at each run (a full one would add a second
   capacity; a target with 4x the partitions the export's files were cut for (each file spans four), with
   no reorder window, a window of a quarter of a file, and a window of the whole file; and mixed items on
   partitions of 1,000 WCU/s, as AWS's (as many, a larger table; 2.5x the items, as many seconds of writing),
-  where a 342-unit item is a third of a partition's second: on 400-unit partitions it is 0.86 of it, which a
-  real table shows only with low provisioned WCU over many partitions (and AWS's burst capacity, up to 300 s
-  of unused units, best effort, then softens it; the model keeps one second); and the same on the 1 KB
+  where a 342-unit item is a third of a partition's second (on 400-unit partitions it is 0.86 of it, which
+  no DynamoDB table shows: see below); and the same on the 1 KB
   table's 8 partitions, each of 1,000 WCU/s (8,000 WCU/s, 10x the items: the issue's table at AWS's scale,
   which the machine can serve for ~350 KB items, not for 8,000 1 KB items a second); and mixed items on a
   table of 8 partitions sharing 3,200 WCU/s, 400 each, where any one may take up to 1,000 within the
@@ -91,7 +90,7 @@ class Case:
     window_split: int = 0  # --reorder-window = a file's items ÷ this (0: no window)
     aws_partitions: bool = False  # mixed items on partitions of 1,000 WCU/s, as AWS's
     every_partition: bool = False  # with aws_partitions: the 1 KB table's PARTITIONS of them (8 x 1,000: 8,000 WCU/s)
-    adaptive: bool = False  # mixed items, PARTITIONS of up to 1,000 within the table's 400 each (adaptive capacity)
+    adaptive: bool = False  # mixed items on PARTITIONS of up to 1,000 WCU/s sharing 400 each (adaptive capacity)
     stress: bool = False  # a model stricter than DynamoDB: printed, not judged against the targets
 
     @property
