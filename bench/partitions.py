@@ -282,12 +282,13 @@ def _verdict(case: Case, r: dict[str, Any]) -> str:
         checks.append((low >= 0.95 and high <= 1.05, f"10 s windows {low:.3f}-{high:.3f} of the budget (0.95-1.05)"))
     elif case.least is not None:
         checks.append((s["utilisation"] >= case.least, f"{s['utilisation']:.3f} of the capacity (≥ {case.least})"))
+    else:
+        checks.append((True, f"{s['utilisation']:.3f} of the capacity"))
     checks.append((not r["problems"] and r["rc"] == 0, f"exact: {not r['problems']}, exit {r['rc']}"))
     verdict = "MET" if all(ok for ok, _ in checks) else "NOT MET"
     if case.stress:
         verdict = f"stress, not judged: {verdict} by the same figures"
     elif case.least is None and not case.budget:
-        checks.insert(1, (True, f"{s['utilisation']:.3f} of the capacity"))
         verdict = f"the reorder window's baseline, measured: {verdict} on the throttled share and exactness"
     return ", ".join(text for _, text in checks) + f" ({verdict})"
 
